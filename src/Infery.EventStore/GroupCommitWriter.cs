@@ -1,0 +1,208 @@
+using System.Threading.Channels;
+using Npgsql;
+
+namespace Infery.EventStore;
+
+internal sealed class PendingAppend(
+    string streamId, string streamType, ExpectedVersion expected, IReadOnlyList<object> events, EventMetadata metadata)
+{
+    public string StreamId { get; } = streamId;
+    public string StreamType { get; } = streamType;
+    public ExpectedVersion Expected { get; } = expected;
+    public IReadOnlyList<object> Events { get; } = events;
+    public EventMetadata Metadata { get; } = metadata;
+    public TaskCompletionSource<AppendResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>
+/// One writer drains the queue of pending appends and writes as many as are waiting in one transaction:
+/// lock the streams, check versions, insert streams and events, run inline projections, commit once.
+/// Only then is each caller completed. A failed commit fails every caller of that batch.
+/// </summary>
+internal sealed class GroupCommitWriter : IAsyncDisposable
+{
+    private readonly NpgsqlDataSource dataSource;
+    private readonly EventTypeRegistry registry;
+    private readonly EventStoreOptions options;
+    private readonly Channel<PendingAppend> queue;
+    private readonly Task loop;
+
+    public GroupCommitWriter(NpgsqlDataSource dataSource, EventTypeRegistry registry, EventStoreOptions options)
+    {
+        this.dataSource = dataSource;
+        this.registry = registry;
+        this.options = options;
+        queue = Channel.CreateBounded<PendingAppend>(new BoundedChannelOptions(options.QueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        loop = Task.Run(RunAsync);
+    }
+
+    public async Task<AppendResult> EnqueueAsync(PendingAppend append, CancellationToken ct)
+    {
+        if (append.Events.Count == 0)
+            throw new ArgumentException("an append needs at least one event", nameof(append));
+        await queue.Writer.WriteAsync(append, ct);
+        return await append.Completion.Task;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        queue.Writer.TryComplete();
+        await loop;
+    }
+
+    private async Task RunAsync()
+    {
+        var batch = new List<PendingAppend>(options.MaxAppendsPerCommit);
+        while (await queue.Reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            while (batch.Count < options.MaxAppendsPerCommit && queue.Reader.TryRead(out var append))
+                batch.Add(append);
+            await CommitAsync(batch);
+        }
+    }
+
+    private async Task CommitAsync(List<PendingAppend> batch)
+    {
+        try
+        {
+            var outcomes = await WriteAsync(batch);
+            for (var i = 0; i < batch.Count; i++)
+                Complete(batch[i], outcomes[i]);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && batch.Count > 1)
+        {
+            // Another process created one of these streams at the same moment. Write each append on its own
+            // so only the one that collided fails.
+            foreach (var append in batch)
+                await CommitAsync([append]);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            batch[0].Completion.TrySetException(new ConcurrencyException(batch[0].StreamId, batch[0].Expected, null));
+        }
+        catch (Exception e)
+        {
+            foreach (var append in batch)
+                append.Completion.TrySetException(e);
+        }
+    }
+
+    private static void Complete(PendingAppend append, object outcome)
+    {
+        if (outcome is AppendResult result)
+            append.Completion.TrySetResult(result);
+        else
+            append.Completion.TrySetException((Exception)outcome);
+    }
+
+    /// <returns>Per append, in order: an <see cref="AppendResult"/> or the exception to fail it with.</returns>
+    private async Task<object[]> WriteAsync(List<PendingAppend> batch)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync();
+        await using var tx = await conn.BeginTransactionAsync();
+        var versions = await LockStreamsAsync(conn, tx, batch);
+
+        var outcomes = new object[batch.Count];
+        var envelopes = new List<EventEnvelope>();
+        var streams = new Dictionary<string, (string Type, string? Workspace)>();
+        var now = options.Clock.GetUtcNow();
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var append = batch[i];
+            var current = versions.GetValueOrDefault(append.StreamId);
+            if (!append.Expected.IsAny && append.Expected.Value != current)
+            {
+                outcomes[i] = new ConcurrencyException(append.StreamId, append.Expected, current);
+                continue;
+            }
+            foreach (var data in append.Events)
+                envelopes.Add(new EventEnvelope(append.StreamId, ++current, registry.NameOf(data.GetType()), data, append.Metadata, now));
+            versions[append.StreamId] = current;
+            streams.TryAdd(append.StreamId, (append.StreamType, append.Metadata.WorkspaceId));
+            outcomes[i] = new AppendResult(current);
+        }
+
+        if (envelopes.Count > 0)
+        {
+            await using var write = new NpgsqlBatch(conn, tx);
+            AddStreamUpserts(write, streams, versions);
+            AddEventInserts(write, envelopes, now);
+            foreach (var projection in options.InlineProjections)
+                projection.Project(envelopes, write);
+            write.Add("select pg_notify($1, '')", options.NotifyChannel);
+            await write.ExecuteNonQueryAsync();
+        }
+        await tx.CommitAsync();
+        return outcomes;
+    }
+
+    private static async Task<Dictionary<string, long>> LockStreamsAsync(NpgsqlConnection conn, NpgsqlTransaction tx, List<PendingAppend> batch)
+    {
+        var ids = new string[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
+            ids[i] = batch[i].StreamId;
+
+        // Sorted, so two writers locking overlapping streams always take the locks in the same order.
+        await using var cmd = new NpgsqlCommand(
+            "select id, version from streams where id = any($1) order by id for update", conn, tx);
+        cmd.Parameters.AddWithValue(ids);
+        var versions = new Dictionary<string, long>(batch.Count, StringComparer.Ordinal);
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            versions[reader.GetString(0)] = reader.GetInt64(1);
+        return versions;
+    }
+
+    private static void AddStreamUpserts(NpgsqlBatch write, Dictionary<string, (string Type, string? Workspace)> streams, Dictionary<string, long> versions)
+    {
+        var ids = new string[streams.Count];
+        var types = new string[streams.Count];
+        var workspaces = new string?[streams.Count];
+        var newVersions = new long[streams.Count];
+        var i = 0;
+        foreach (var (id, (type, workspace)) in streams)
+        {
+            ids[i] = id;
+            types[i] = type;
+            workspaces[i] = workspace;
+            newVersions[i] = versions[id];
+            i++;
+        }
+        write.Add("""
+            insert into streams (id, type, version, workspace_id)
+            select * from unnest($1::text[], $2::text[], $3::bigint[], $4::text[])
+            on conflict (id) do update set version = excluded.version
+            """, ids, types, newVersions, workspaces);
+    }
+
+    private void AddEventInserts(NpgsqlBatch write, List<EventEnvelope> envelopes, DateTimeOffset now)
+    {
+        var streamIds = new string[envelopes.Count];
+        var eventVersions = new long[envelopes.Count];
+        var types = new string[envelopes.Count];
+        var data = new string[envelopes.Count];
+        var metadata = new string[envelopes.Count];
+        var workspaces = new string?[envelopes.Count];
+        for (var i = 0; i < envelopes.Count; i++)
+        {
+            var e = envelopes[i];
+            streamIds[i] = e.StreamId;
+            eventVersions[i] = e.Version;
+            types[i] = e.TypeName;
+            data[i] = registry.Serialize(e.Data);
+            metadata[i] = registry.SerializeMetadata(e.Metadata);
+            workspaces[i] = e.Metadata.WorkspaceId;
+        }
+        write.Add("""
+            insert into events (stream_id, version, type, data, metadata, workspace_id, created_at)
+            select s, v, t, d, m, w, $7
+            from unnest($1::text[], $2::bigint[], $3::text[], $4::jsonb[], $5::jsonb[], $6::text[]) with ordinality as u(s, v, t, d, m, w, n)
+            order by n
+            """, streamIds, eventVersions, types, BatchExtensions.Jsonb(data), BatchExtensions.Jsonb(metadata), workspaces, now);
+    }
+}

@@ -1,0 +1,100 @@
+namespace Infery.EventStore.Tests;
+
+public sealed class AppendTests(EventStoreFixture db) : IClassFixture<EventStoreFixture>
+{
+    [Fact]
+    public async Task Appends_and_reads_back_a_stream_in_version_order()
+    {
+        await using var store = db.NewStore();
+        var stream = $"thing-{Guid.NewGuid():N}";
+
+        var first = await store.AppendAsync(stream, "thing", ExpectedVersion.NoStream,
+            [new ThingHappened(1, "a"), new ThingHappened(2, "a")], new EventMetadata(RequestId: "req_1", WorkspaceId: "ws_1"));
+        var second = await store.AppendAsync(stream, "thing", ExpectedVersion.Exactly(2), [new ThingHappened(3, "a")], EventMetadata.None);
+
+        first.NextExpectedVersion.ShouldBe(2);
+        second.NextExpectedVersion.ShouldBe(3);
+        var events = await store.ReadStreamAsync(stream);
+        events.Select(e => ((ThingHappened)e.Data).Number).ShouldBe([1, 2, 3]);
+        events.Select(e => e.Version).ShouldBe([1L, 2L, 3L]);
+        events[0].TypeName.ShouldBe("test.thing_happened.v1");
+        events[0].Metadata.ShouldBe(new EventMetadata(RequestId: "req_1", WorkspaceId: "ws_1"));
+    }
+
+    [Fact]
+    public async Task Fifty_concurrent_appends_at_the_same_version_through_one_writer_let_exactly_one_win()
+    {
+        await using var store = db.NewStore();
+        await AssertExactlyOneWins([store]);
+    }
+
+    [Fact]
+    public async Task Fifty_concurrent_appends_at_the_same_version_through_five_writers_let_exactly_one_win()
+    {
+        var stores = Enumerable.Range(0, 5).Select(_ => db.NewStore()).ToArray();
+        try
+        {
+            await AssertExactlyOneWins(stores);
+        }
+        finally
+        {
+            foreach (var store in stores)
+                await store.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Quick_appends_from_many_callers_all_land_with_consecutive_versions()
+    {
+        await using var store = db.NewStore();
+        var stream = $"quick-{Guid.NewGuid():N}";
+
+        await Task.WhenAll(Enumerable.Range(0, 200).Select(i =>
+            store.AppendQuickAsync(stream, "thing", [new ThingHappened(i, "q")], EventMetadata.None)));
+
+        var events = await store.ReadStreamAsync(stream);
+        events.Select(e => e.Version).ShouldBe(Enumerable.Range(1, 200).Select(v => (long)v));
+        events.Select(e => ((ThingHappened)e.Data).Number).Order().ShouldBe(Enumerable.Range(0, 200));
+    }
+
+    [Fact]
+    public async Task A_stale_expected_version_is_a_typed_concurrency_error_and_writes_nothing()
+    {
+        await using var store = db.NewStore();
+        var stream = $"stale-{Guid.NewGuid():N}";
+        await store.AppendAsync(stream, "thing", ExpectedVersion.NoStream, [new ThingHappened(1, "a")], EventMetadata.None);
+
+        var error = await Should.ThrowAsync<ConcurrencyException>(() =>
+            store.AppendAsync(stream, "thing", ExpectedVersion.NoStream, [new ThingHappened(2, "b")], EventMetadata.None));
+
+        error.Actual.ShouldBe(1);
+        (await store.ReadStreamAsync(stream)).Count.ShouldBe(1);
+    }
+
+    private async Task AssertExactlyOneWins(EventStore[] stores)
+    {
+        var stream = $"race-{Guid.NewGuid():N}";
+        await stores[0].AppendAsync(stream, "thing", ExpectedVersion.NoStream, [new ThingHappened(0, "setup")], EventMetadata.None);
+
+        var attempts = Enumerable.Range(0, 50).Select(async i =>
+        {
+            try
+            {
+                await stores[i % stores.Length].AppendAsync(stream, "thing", ExpectedVersion.Exactly(1),
+                    [new ThingHappened(i, $"w{i}")], EventMetadata.None);
+                return (Won: true, Writer: i);
+            }
+            catch (ConcurrencyException)
+            {
+                return (Won: false, Writer: i);
+            }
+        }).ToArray();
+        var results = await Task.WhenAll(attempts);
+
+        var winners = results.Where(r => r.Won).ToArray();
+        winners.Length.ShouldBe(1);
+        var events = await stores[0].ReadStreamAsync(stream);
+        events.Count.ShouldBe(2);
+        ((ThingHappened)events[1].Data).Number.ShouldBe(winners[0].Writer);
+    }
+}
