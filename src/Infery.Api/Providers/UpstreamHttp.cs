@@ -1,0 +1,96 @@
+using System.Globalization;
+using System.Net;
+using Infery.Api.Catalog;
+
+namespace Infery.Api.Providers;
+
+/// <summary>Sends a request upstream and maps transport failures and error statuses to <see cref="ProviderException"/>.</summary>
+public static class UpstreamHttp
+{
+    /// <summary>
+    /// Sends and waits for the response headers within the first-byte timeout. A non-success status is read
+    /// and handed to <paramref name="describeError"/>, which turns the provider's error body into a message.
+    /// </summary>
+    public static async Task<HttpResponseMessage> SendAsync(
+        HttpClient client, HttpRequestMessage request, ProviderTimeouts timeouts,
+        Func<string, string> describeError, CancellationToken ct)
+    {
+        using var firstByte = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        firstByte.CancelAfter(timeouts.FirstByte);
+        HttpResponseMessage response;
+        try
+        {
+            response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, firstByte.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new ProviderException(ProviderFailure.Timeout, $"no response within {timeouts.FirstByte.TotalSeconds:0.#}s");
+        }
+        catch (HttpRequestException e) when (e.InnerException is OperationCanceledException or TimeoutException)
+        {
+            throw new ProviderException(ProviderFailure.Timeout, $"could not connect within {timeouts.Connect.TotalSeconds:0.#}s", inner: e);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new ProviderException(ProviderFailure.Unreachable, e.Message, inner: e);
+        }
+
+        if (response.IsSuccessStatusCode)
+            return response;
+
+        using (response)
+        {
+            string body;
+            try
+            {
+                body = await response.Content.ReadAsStringAsync(firstByte.Token);
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException && !ct.IsCancellationRequested)
+            {
+                body = "";
+            }
+            throw FromStatus((int)response.StatusCode, describeError(body), RetryAfter(response));
+        }
+    }
+
+    public static ProviderException FromStatus(int status, string message, TimeSpan? retryAfter = null)
+    {
+        var failure = status switch
+        {
+            429 => ProviderFailure.RateLimited,
+            503 or 529 => ProviderFailure.Overloaded,
+            408 or 504 => ProviderFailure.Timeout,
+            401 or 403 => ProviderFailure.Unauthorized,
+            >= 500 => ProviderFailure.ServerError,
+            _ => ProviderFailure.BadRequest,
+        };
+        return new ProviderException(failure, message, status, retryAfter);
+    }
+
+    /// <summary>retry-after-ms, else retry-after in seconds or as an HTTP date.</summary>
+    public static TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        if (response.Headers.TryGetValues("retry-after-ms", out var ms)
+            && double.TryParse(ms.FirstOrDefault(), NumberStyles.Float, CultureInfo.InvariantCulture, out var millis))
+            return TimeSpan.FromMilliseconds(millis);
+        var retryAfter = response.Headers.RetryAfter;
+        if (retryAfter?.Delta is { } delta)
+            return delta;
+        if (retryAfter?.Date is { } date)
+            return date - DateTimeOffset.UtcNow is { } wait && wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
+        return null;
+    }
+
+    /// <summary>A handler per provider: connect timeout and pooled connections, shared by all its requests.</summary>
+    public static HttpClient CreateClient(ProviderTimeouts timeouts) =>
+        new(new SocketsHttpHandler
+        {
+            ConnectTimeout = timeouts.Connect,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            AutomaticDecompression = DecompressionMethods.All,
+            MaxConnectionsPerServer = 1024,
+        })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+}
