@@ -63,7 +63,7 @@ public sealed class EventStore : IAsyncDisposable
              {SelectColumns}
              where (tx_id, seq) > ($1::text::xid8, $2)
                and tx_id < pg_snapshot_xmin(pg_current_snapshot())
-             order by tx_id, seq
+             order by events.tx_id, events.seq
              limit $3
              """, conn, tx);
         cmd.Parameters.AddWithValue(after.TxId.ToString(CultureInfo.InvariantCulture));
@@ -75,7 +75,7 @@ public sealed class EventStore : IAsyncDisposable
     public ValueTask DisposeAsync() => writer.DisposeAsync();
 
     private const string SelectColumns =
-        "select seq, tx_id::text, stream_id, version, type, data::text, metadata::text, created_at from events";
+        "select seq, tx_id::text as tx_id_text, stream_id, version, type, data::text, metadata::text, created_at from events";
 
     private async Task<IReadOnlyList<StoredEvent>> ReadEventsAsync(NpgsqlCommand cmd, CancellationToken ct)
     {
