@@ -13,7 +13,8 @@ public sealed class ProjectionDaemon(
     EventStore store,
     IReadOnlyList<IAsyncProjection> projections,
     TimeSpan? pollInterval = null,
-    int batchSize = 500)
+    int batchSize = 500,
+    Action<Exception>? onError = null)
 {
     private readonly TimeSpan poll = pollInterval ?? TimeSpan.FromMilliseconds(250);
 
@@ -38,9 +39,10 @@ public sealed class ProjectionDaemon(
             {
                 return;
             }
-            catch (NpgsqlException)
+            catch (Exception e)
             {
-                // The database went away: wait a poll interval and reconnect.
+                // A failed batch rolled back with its checkpoint: report it, wait a poll interval, try again.
+                onError?.Invoke(e);
                 await Task.Delay(poll, ct).ContinueWith(_ => { }, CancellationToken.None);
             }
         }
@@ -111,7 +113,6 @@ public sealed class ProjectionDaemon(
             """, conn, tx);
         cmd.Parameters.AddWithValue("name", projection.Name);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        await reader.NextResultAsync(ct);
         await reader.ReadAsync(ct);
         return new GlobalPosition(ulong.Parse(reader.GetString(0), CultureInfo.InvariantCulture), reader.GetInt64(1));
     }
