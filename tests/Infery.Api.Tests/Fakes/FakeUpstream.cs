@@ -45,7 +45,7 @@ public sealed class FakeUpstream : IAsyncDisposable
             var body = await new StreamReader(ctx.Request.Body).ReadToEndAsync();
             ctx.Request.Body.Position = 0;
             lock (fake.received)
-                fake.received.Add((ctx.Request.Path + ctx.Request.QueryString, body, ctx.Request.Headers));
+                fake.received.Add((ctx.Request.Path + ctx.Request.QueryString, body, new HeaderDictionary(ctx.Request.Headers.ToDictionary())));
             await fake.Handler(ctx);
         });
         await app.StartAsync();
