@@ -85,11 +85,17 @@ internal static class AnthropicRequestMapper
         }
 
         // A conversation that ends in an assistant turn asks the model to continue it, and Anthropic
-        // refuses such a prefill when it ends in whitespace.
+        // refuses such a prefill when it ends in whitespace (and any empty text block).
         if (turns.Count > 0 && turns[^1].Role == "assistant" && turns[^1].Content[^1] is JsonObject last
             && last["type"]?.GetValue<string>() == "text")
         {
-            last["text"] = last["text"]!.GetValue<string>().TrimEnd();
+            var trimmed = last["text"]!.GetValue<string>().TrimEnd();
+            if (trimmed.Length > 0)
+                last["text"] = trimmed;
+            else
+                turns[^1].Content.RemoveAt(turns[^1].Content.Count - 1);
+            if (turns[^1].Content.Count == 0)
+                turns.RemoveAt(turns.Count - 1);
         }
 
         return new JsonArray(turns
