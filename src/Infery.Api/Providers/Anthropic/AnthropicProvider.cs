@@ -1,0 +1,73 @@
+using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace Infery.Api.Providers.Anthropic;
+
+/// <summary>Serves OpenAI chat completions from Anthropic's Messages API (POST v1/messages).</summary>
+public sealed class AnthropicProvider(HttpClient http) : IChatProvider
+{
+    private const string ApiVersion = "2023-06-01";
+    private static readonly Uri DefaultBaseUrl = new("https://api.anthropic.com/");
+
+    public async Task<ChatResult> CompleteAsync(ChatCall call, CancellationToken ct)
+    {
+        using var response = await SendAsync(call, stream: false, ct);
+        var body = await ReadBodyAsync(response, call, ct);
+        return AnthropicResponseMapper.Map(call, body, AnthropicRequestMapper.WantsJson(call.Request));
+    }
+
+    public async IAsyncEnumerable<ChatStreamItem> StreamAsync(ChatCall call, [EnumeratorCancellation] CancellationToken ct)
+    {
+        using var response = await SendAsync(call, stream: true, ct);
+        await using var body = await response.Content.ReadAsStreamAsync(ct);
+        var translator = new AnthropicStreamTranslator(call, AnthropicRequestMapper.WantsJson(call.Request));
+        await foreach (var sse in SseReader.ReadAsync(body, call.Model.Provider.Timeouts.Idle, ct))
+        {
+            if (translator.Translate(sse) is { } chunk)
+                yield return ChatStreamItem.Of(chunk);
+            if (translator.Finished)
+            {
+                yield return ChatStreamItem.Final(translator.Usage);
+                yield break;
+            }
+        }
+        throw AnthropicResponseMapper.Malformed("the stream ended before message_stop");
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(ChatCall call, bool stream, CancellationToken ct)
+    {
+        var provider = call.Model.Provider;
+        var body = AnthropicRequestMapper.Map(call, stream);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(provider.BaseUrl ?? DefaultBaseUrl, "v1/messages"))
+        {
+            Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("anthropic-version", ApiVersion);
+        if (provider.ApiKey is { } key)
+            request.Headers.Add("x-api-key", key);
+        if (stream)
+            request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        return await UpstreamHttp.SendAsync(http, request, provider.Timeouts, AnthropicResponseMapper.DescribeError, ct);
+    }
+
+    /// <summary>The whole body of a non-streaming answer, which must arrive within the idle timeout.</summary>
+    private static async Task<string> ReadBodyAsync(HttpResponseMessage response, ChatCall call, CancellationToken ct)
+    {
+        var idle = call.Model.Provider.Timeouts.Idle;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(idle);
+        try
+        {
+            return await response.Content.ReadAsStringAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new ProviderException(ProviderFailure.Timeout, $"the response body did not arrive within {idle.TotalSeconds:0.#}s");
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            throw new ProviderException(ProviderFailure.Unreachable, "the provider's connection broke while sending the response", inner: e);
+        }
+    }
+}
