@@ -1,5 +1,12 @@
+using Infery.Api.Features.Health;
+using Infery.Api.Infrastructure;
+
 var builder = WebApplication.CreateBuilder(args);
+builder.AddInferyGateway();
+
 var app = builder.Build();
+app.UseInferyGateway();
+app.MapHealthApi();
 app.Run();
 
 public partial class Program;

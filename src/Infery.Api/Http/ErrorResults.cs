@@ -1,0 +1,76 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Infery.Api.Http;
+
+/// <summary>Writes <see cref="ApiError"/>s as OpenAI's envelope; the fallback for anything unhandled is a 500 envelope without details.</summary>
+public static class ErrorResults
+{
+    public static IResult ToResult(this ApiError error) =>
+        TypedResults.Json(new ErrorEnvelope(new ErrorBody(error.Message, error.Type, error.Param, error.Code)),
+            ErrorJson.Default.ErrorEnvelope, statusCode: error.Status);
+
+    public static Task WriteAsync(this ApiError error, HttpResponse response)
+    {
+        response.StatusCode = error.Status;
+        response.ContentType = "application/json";
+        return JsonSerializer.SerializeAsync(response.Body,
+            new ErrorEnvelope(new ErrorBody(error.Message, error.Type, error.Param, error.Code)), ErrorJson.Default.ErrorEnvelope);
+    }
+
+    public static IApplicationBuilder UseErrorEnvelopes(this IApplicationBuilder app)
+    {
+        app.Use(async (context, next) =>
+        {
+            try
+            {
+                await next(context);
+            }
+            catch (BadHttpRequestException e) when (!context.Response.HasStarted)
+            {
+                var error = e.StatusCode == StatusCodes.Status413PayloadTooLarge
+                    ? new ApiError(413, "The request body is too large.", "invalid_request_error", null, "request_too_large")
+                    : ApiError.InvalidRequest("The request could not be read: " + e.Message);
+                await error.WriteAsync(context.Response);
+            }
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            {
+                // The client went away; there is nobody to answer.
+            }
+            catch (Exception e) when (!context.Response.HasStarted)
+            {
+                context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Infery.Api")
+                    .LogError(e, "unhandled error on {Path} ({RequestId})", context.Request.Path, context.Items[RequestId.Header]);
+                await new ApiError(500, "The server had an error while processing your request.", "server_error", null, "internal_error")
+                    .WriteAsync(context.Response);
+            }
+        });
+        app.UseStatusCodePages(async status =>
+        {
+            var response = status.HttpContext.Response;
+            if (response.ContentLength is > 0 || response.ContentType is not null)
+                return;
+            var error = response.StatusCode switch
+            {
+                404 => new ApiError(404, $"Unknown request URL: {status.HttpContext.Request.Method} {status.HttpContext.Request.Path}.", "invalid_request_error", null, "unknown_url"),
+                405 => new ApiError(405, $"Method {status.HttpContext.Request.Method} is not allowed here.", "invalid_request_error", null, "method_not_allowed"),
+                415 => ApiError.InvalidRequest("Send the body as application/json.", null, "unsupported_media_type") with { Status = 415 },
+                _ => new ApiError(response.StatusCode, "The request failed.", "invalid_request_error"),
+            };
+            await error.WriteAsync(response);
+        });
+        return app;
+    }
+}
+
+public sealed record ErrorEnvelope(ErrorBody Error);
+
+public sealed record ErrorBody(
+    string Message,
+    string Type,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Param,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Code);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(ErrorEnvelope))]
+internal sealed partial class ErrorJson : JsonSerializerContext;

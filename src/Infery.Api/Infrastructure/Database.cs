@@ -1,0 +1,43 @@
+using Infery.EventStore.Schema;
+using Npgsql;
+
+namespace Infery.Api.Infrastructure;
+
+/// <summary>The PostgreSQL database named by INFERY_DB, and whether our schema is in it yet.</summary>
+public sealed class Database(NpgsqlDataSource dataSource, IReadOnlyList<SchemaModule> modules)
+{
+    private readonly TaskCompletionSource schemaApplied = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public NpgsqlDataSource DataSource => dataSource;
+
+    public bool SchemaApplied => schemaApplied.Task.IsCompletedSuccessfully;
+
+    /// <summary>Completes once the schema is applied; whatever needs tables waits on it.</summary>
+    public Task WhenSchemaApplied => schemaApplied.Task;
+
+    public async Task ApplySchemaAsync(CancellationToken ct)
+    {
+        await SchemaMigrator.ApplyAsync(dataSource, modules, ct);
+        schemaApplied.TrySetResult();
+    }
+
+    public async Task<bool> IsReachableAsync(CancellationToken ct)
+    {
+        try
+        {
+            await using var cmd = dataSource.CreateCommand("select 1");
+            await cmd.ExecuteScalarAsync(ct);
+            return true;
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    public static string ConnectionStringFrom(IConfiguration configuration) =>
+        configuration["INFERY_DB"] is { Length: > 0 } value
+            ? value
+            : throw new InvalidOperationException(
+                "INFERY_DB is not set. Run ./run.sh to start the gateway on a private local PostgreSQL, or set INFERY_DB to a connection string.");
+}
