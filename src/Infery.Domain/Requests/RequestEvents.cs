@@ -1,0 +1,40 @@
+using Infery.EventStore;
+
+namespace Infery.Domain.Requests;
+
+/// <summary>
+/// A request a provider served. Token counts are normalised: prompt includes cached and cache-write tokens.
+/// <see cref="Outcome"/> is "completed", or "client_disconnected" when the client left mid-stream.
+/// </summary>
+[EventName("request.served.v1")]
+public sealed record RequestServed(
+    string RequestId,
+    string WorkspaceId,
+    string KeyId,
+    string? MemberId,
+    string Endpoint,
+    string ModelRequested,
+    string ModelUsed,
+    string Provider,
+    int PromptTokens,
+    int CachedTokens,
+    int CacheWriteTokens,
+    int CompletionTokens,
+    long LatencyMs,
+    int Status,
+    bool Streamed,
+    string Outcome,
+    DateTimeOffset At);
+
+/// <summary>A request no provider served: nothing was charged.</summary>
+[EventName("request.failed.v1")]
+public sealed record RequestFailed(
+    string RequestId,
+    string WorkspaceId,
+    string KeyId,
+    string Endpoint,
+    string ModelRequested,
+    int Status,
+    string ErrorCode,
+    long LatencyMs,
+    DateTimeOffset At);
