@@ -27,6 +27,7 @@ internal static class TestChat
         IReadOnlyList<ToolDefinition>? tools = null,
         ToolChoice? toolChoice = null,
         ResponseFormat? responseFormat = null,
+        IReadOnlyList<string>? stop = null,
         JsonObject? extraFields = null)
     {
         var body = new JsonObject { ["model"] = model, ["messages"] = new JsonArray(messages.Select(MessageJson).ToArray()) };
@@ -46,6 +47,8 @@ internal static class TestChat
                 : toolChoice.Mode;
         if (responseFormat is not null)
             body["response_format"] = ResponseFormatJson(responseFormat);
+        if (stop is { Count: > 0 })
+            body["stop"] = new JsonArray(stop.Select(s => (JsonNode?)s).ToArray());
         foreach (var (key, value) in extraFields ?? [])
             body[key] = value?.DeepClone();
 
@@ -61,6 +64,7 @@ internal static class TestChat
             Tools = tools ?? [],
             ToolChoice = toolChoice,
             ResponseFormat = responseFormat,
+            Stop = stop ?? [],
         };
     }
 

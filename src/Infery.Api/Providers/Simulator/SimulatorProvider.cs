@@ -147,6 +147,8 @@ public sealed partial class SimulatorProvider : IChatProvider
                 ? ContentFor(call, cleanText, lastUser, index)
                 : JsonSchemaSampler.Sample(tool.Parameters, Excerpt(cleanText, 6))?.ToJsonString(ProducedJson) ?? "null";
             var finishReason = tool is null ? "stop" : "tool_calls";
+            if (tool is null)
+                produced = CutAtStopSequence(produced, request.Stop);
             if (request.MaxTokens is { } maxTokens && TokenEstimator.Count(produced) > maxTokens)
             {
                 produced = CutToTokens(produced, maxTokens);
@@ -234,6 +236,19 @@ public sealed partial class SimulatorProvider : IChatProvider
     {
         var words = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
         return words.Length <= maxWords ? string.Join(' ', words) : string.Join(' ', words[..maxWords]) + "...";
+    }
+
+    /// <summary>Text up to the earliest stop sequence, which itself is left out, as OpenAI does.</summary>
+    private static string CutAtStopSequence(string text, IReadOnlyList<string> stops)
+    {
+        var end = text.Length;
+        foreach (var stop in stops.Where(s => s.Length > 0))
+        {
+            var at = text.IndexOf(stop, StringComparison.Ordinal);
+            if (at >= 0 && at < end)
+                end = at;
+        }
+        return text[..end];
     }
 
     /// <summary>The longest prefix that the estimator counts as <paramref name="maxTokens"/> tokens.</summary>

@@ -191,6 +191,18 @@ public sealed class SimulatorProviderTests
     }
 
     [Fact]
+    public async Task Text_stops_before_a_stop_sequence()
+    {
+        var request = Request([User("Tell me about the harbour in Hamburg")], stop: ["harbour", "zzz"]);
+
+        var result = await simulator.CompleteAsync(Call(request, Model("sim-chat")), default);
+
+        Content(result.Completion).ShouldEndWith("Tell me about the ");
+        result.Completion["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("stop");
+        result.Usage.CompletionTokens.ShouldBe(TokenEstimator.Count(Content(result.Completion)));
+    }
+
+    [Fact]
     public async Task N_asks_for_that_many_choices()
     {
         var request = Request([User("Give me options")], n: 3);
