@@ -1,3 +1,4 @@
+using System.ClientModel.Primitives;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -359,6 +360,27 @@ public sealed class SimulatorProviderTests
         var error = await Should.ThrowAsync<ProviderException>(() => simulator.CompleteAsync(Call(Request([User("hi")]), Model("sim-nope")), default));
 
         error.Failure.ShouldBe(ProviderFailure.BadRequest);
+    }
+
+    [Fact]
+    public async Task The_official_openai_sdk_reads_bodies_and_chunks()
+    {
+        var call = Call(Request([User("Weather in Lisbon?")], stream: true, tools: [Tool("get_weather", WeatherSchema)]), Model("sim-chat"));
+
+        var completion = ModelReaderWriter.Read<OpenAI.Chat.ChatCompletion>(
+            BinaryData.FromString((await simulator.CompleteAsync(call, default)).Completion.ToJsonString()))!;
+        var updates = (await Collect(simulator.StreamAsync(call, default)))
+            .Where(i => i.Chunk is not null)
+            .Select(i => ModelReaderWriter.Read<OpenAI.Chat.StreamingChatCompletionUpdate>(BinaryData.FromString(i.Chunk!.ToJsonString()))!)
+            .ToList();
+
+        completion.FinishReason.ShouldBe(OpenAI.Chat.ChatFinishReason.ToolCalls);
+        completion.ToolCalls.ShouldHaveSingleItem().FunctionName.ShouldBe("get_weather");
+        completion.Usage.OutputTokenCount.ShouldBeGreaterThan(0);
+        updates[0].ToolCallUpdates.ShouldHaveSingleItem().FunctionName.ShouldBe("get_weather");
+        updates[^1].FinishReason.ShouldBe(OpenAI.Chat.ChatFinishReason.ToolCalls);
+        string.Concat(updates.SelectMany(u => u.ToolCallUpdates).Select(t => t.FunctionArgumentsUpdate?.ToString()))
+            .ShouldBe(completion.ToolCalls[0].FunctionArguments.ToString());
     }
 
     private static void AssertMatchesWeatherSchema(JsonObject arguments)
