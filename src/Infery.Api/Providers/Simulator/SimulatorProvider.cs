@@ -75,8 +75,7 @@ public sealed partial class SimulatorProvider : IChatProvider
         var piecesSent = 0;
         foreach (var choice in reply.Choices)
         {
-            var text = choice.Content ?? choice.ToolCall!.Arguments;
-            var pieces = Pieces(text);
+            var pieces = Pieces(choice.Content ?? choice.ToolCall!.Arguments);
             if (choice.ToolCall is { } toolCall)
             {
                 var opening = new JsonObject
@@ -144,11 +143,9 @@ public sealed partial class SimulatorProvider : IChatProvider
         for (var index = 0; index < request.N; index++)
         {
             var produced = tool is null
-                ? ContentFor(call, cleanText, lastUser, index)
+                ? CutAtStopSequence(ContentFor(call, cleanText, lastUser, index), request.Stop)
                 : JsonSchemaSampler.Sample(tool.Parameters, Excerpt(cleanText, 6))?.ToJsonString(ProducedJson) ?? "null";
             var finishReason = tool is null ? "stop" : "tool_calls";
-            if (tool is null)
-                produced = CutAtStopSequence(produced, request.Stop);
             if (request.MaxTokens is { } maxTokens && TokenEstimator.Count(produced) > maxTokens)
             {
                 produced = CutToTokens(produced, maxTokens);
