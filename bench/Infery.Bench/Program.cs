@@ -1,0 +1,32 @@
+using Infery.Bench;
+
+var commandName = args.FirstOrDefault();
+var arguments = Arguments.Parse(args.Skip(1));
+
+try
+{
+    return commandName switch
+    {
+        "appends" => await EventStoreAppendBenchmark.RunAsync(arguments),
+        _ => Usage(),
+    };
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine(e.Message);
+    return Usage();
+}
+
+static int Usage()
+{
+    Console.Error.WriteLine("""
+        usage: Infery.Bench <benchmark> [options]
+
+        benchmarks:
+          appends   event store appends: group commit vs one transaction per append
+                    [--seconds N] [--concurrency 1,16,64] [--out path] [--smoke]
+
+        The database is INFERY_DB if set, otherwise a throwaway local PostgreSQL cluster.
+        """);
+    return 2;
+}
