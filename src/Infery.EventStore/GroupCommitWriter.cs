@@ -83,12 +83,27 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {
-            batch[0].Completion.TrySetException(new ConcurrencyException(batch[0].StreamId, batch[0].Expected, null));
+            var append = batch[0];
+            append.Completion.TrySetException(new ConcurrencyException(append.StreamId, append.Expected, await CurrentVersionAsync(append.StreamId)));
         }
         catch (Exception e)
         {
             foreach (var append in batch)
                 append.Completion.TrySetException(e);
+        }
+    }
+
+    private async Task<long?> CurrentVersionAsync(string streamId)
+    {
+        try
+        {
+            await using var cmd = dataSource.CreateCommand("select version from streams where id = $1");
+            cmd.Parameters.AddWithValue(streamId);
+            return await cmd.ExecuteScalarAsync() as long?;
+        }
+        catch (NpgsqlException)
+        {
+            return null;
         }
     }
 
@@ -105,7 +120,11 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     {
         await using var conn = await dataSource.OpenConnectionAsync();
         await using var tx = await conn.BeginTransactionAsync();
-        var versions = await LockStreamsAsync(conn, tx, batch);
+        // New streams (one per request, say) have nothing to lock: a stream that exists after all makes the
+        // insert of its version 1 collide, and the collision fails that append alone.
+        var versions = batch.TrueForAll(a => a.Expected == ExpectedVersion.NoStream)
+            ? new Dictionary<string, long>(StringComparer.Ordinal)
+            : await LockStreamsAsync(conn, tx, batch);
 
         var outcomes = new object[batch.Count];
         var envelopes = new List<EventEnvelope>();

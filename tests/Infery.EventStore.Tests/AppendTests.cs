@@ -71,6 +71,22 @@ public sealed class AppendTests(EventStoreFixture db) : IClassFixture<EventStore
         (await store.ReadStreamAsync(stream)).Count.ShouldBe(1);
     }
 
+    [Fact]
+    public async Task A_new_stream_append_to_a_stream_that_exists_fails_alone_in_its_batch()
+    {
+        await using var store = db.NewStore();
+        var taken = $"taken-{Guid.NewGuid():N}";
+        await store.AppendAsync(taken, "thing", ExpectedVersion.NoStream, [new ThingHappened(0, "first")], EventMetadata.None);
+
+        var appends = Enumerable.Range(0, 30).Select(i => store.AppendAsync(
+            i == 7 ? taken : $"fresh-{Guid.NewGuid():N}", "thing", ExpectedVersion.NoStream, [new ThingHappened(i, "batch")], EventMetadata.None)).ToArray();
+        await Task.WhenAll(appends.Select(a => a.ContinueWith(_ => { })));
+
+        appends[7].Exception!.InnerException.ShouldBeOfType<ConcurrencyException>().Actual.ShouldBe(1);
+        appends.Where((_, i) => i != 7).ShouldAllBe(a => a.IsCompletedSuccessfully);
+        (await store.ReadStreamAsync(taken)).Count.ShouldBe(1);
+    }
+
     private async Task AssertExactlyOneWins(EventStore[] stores)
     {
         var stream = $"race-{Guid.NewGuid():N}";
