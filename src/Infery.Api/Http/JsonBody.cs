@@ -1,0 +1,110 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Infery.Api.Http;
+
+/// <summary>Reads a JSON object body with a size limit; every way it can be wrong is an <see cref="ApiError"/>.</summary>
+public static class JsonBody
+{
+    public const int AdminMaxBytes = 64 * 1024;
+
+    public static async Task<(JsonObject? Body, ApiError? Error)> ReadObjectAsync(HttpRequest request, int maxBytes, CancellationToken ct)
+    {
+        if (request.ContentLength > maxBytes)
+            return (null, TooLarge(maxBytes));
+        using var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, ct)) > 0)
+        {
+            if (buffer.Length + read > maxBytes)
+                return (null, TooLarge(maxBytes));
+            buffer.Write(chunk, 0, read);
+        }
+        if (buffer.Length == 0)
+            return (null, ApiError.InvalidRequest("The request body is empty; send a JSON object."));
+        try
+        {
+            var node = JsonNode.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), documentOptions: new JsonDocumentOptions { MaxDepth = 64 });
+            return node is JsonObject obj
+                ? (obj, null)
+                : (null, ApiError.InvalidRequest("The request body must be a JSON object."));
+        }
+        catch (JsonException e)
+        {
+            return (null, ApiError.InvalidRequest($"The request body is not valid JSON: {e.Message}", null, "invalid_json"));
+        }
+    }
+
+    private static ApiError TooLarge(int maxBytes) =>
+        new(413, $"The request body is larger than {maxBytes} bytes.", "invalid_request_error", null, "request_too_large");
+}
+
+/// <summary>
+/// Reads typed fields from a JSON object, keeping the first problem: read every field, then check <see cref="Error"/>.
+/// </summary>
+public sealed class FieldReader(JsonObject body)
+{
+    public ApiError? Error { get; private set; }
+
+    public string? String(string name, bool required, int maxLength)
+    {
+        if (!Present(name, required, out var node))
+            return null;
+        if (node is not JsonValue value || !value.TryGetValue<string>(out var text))
+            return Fail($"{name} must be a string.", name);
+        if (text.Trim().Length == 0 || text.Length > maxLength)
+            return Fail($"{name} must be 1 to {maxLength} characters.", name);
+        return text;
+    }
+
+    public long? Long(string name, bool required, long min, long max)
+    {
+        if (!Present(name, required, out var node))
+            return null;
+        if (node is not JsonValue value || value.GetValueKind() != JsonValueKind.Number || !value.TryGetValue<long>(out var number))
+            return Fail<long?>($"{name} must be an integer.", name);
+        if (number < min || number > max)
+            return Fail<long?>($"{name} must be between {min} and {max}.", name);
+        return number;
+    }
+
+    /// <summary>A decimal given as a JSON number or a numeric string, e.g. 12.5 or "12.5".</summary>
+    public decimal? Decimal(string name, bool required)
+    {
+        if (!Present(name, required, out var node))
+            return null;
+        if (node is JsonValue value)
+        {
+            if (value.GetValueKind() == JsonValueKind.Number && value.TryGetValue<decimal>(out var number))
+                return number;
+            if (value.TryGetValue<string>(out var text)
+                && decimal.TryParse(text, NumberStyles.AllowDecimalPoint | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out number))
+                return number;
+        }
+        return Fail<decimal?>($"{name} must be a number.", name);
+    }
+
+    private bool Present(string name, bool required, out JsonNode? node)
+    {
+        node = null;
+        if (Error is not null)
+            return false;
+        if (!body.TryGetPropertyValue(name, out node) || node is null)
+        {
+            if (required)
+                Fail($"{name} is required.", name);
+            return false;
+        }
+        return true;
+    }
+
+    private string? Fail(string message, string param) => Fail<string?>(message, param);
+
+    private T Fail<T>(string message, string param)
+    {
+        Error ??= ApiError.InvalidRequest(message, param);
+        return default!;
+    }
+}
