@@ -1,4 +1,7 @@
 using Infery.Api.Catalog;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Internal;
 using Microsoft.Extensions.Logging;
 
 namespace Infery.Api.Tests.Catalog;
@@ -143,6 +146,19 @@ public class CatalogLoaderTests
         CatalogLoader.ResolvePath("/app", _ => null).ShouldBe(Path.Combine("/app", "catalog.json"));
         CatalogLoader.ResolvePath("/app", name => name == "INFERY_CATALOG" ? "/etc/infery/models.json" : null)
             .ShouldBe("/etc/infery/models.json");
+    }
+
+    [Fact]
+    public void The_catalog_is_registered_from_the_content_root()
+    {
+        var services = new ServiceCollection()
+            .AddLogging()
+            .AddSingleton<IHostEnvironment>(new HostingEnvironment { ContentRootPath = AppContext.BaseDirectory })
+            .AddModelCatalog();
+
+        using var provider = services.BuildServiceProvider();
+
+        provider.GetRequiredService<ModelCatalog>().TryGet("sim-chat", out _).ShouldBeTrue();
     }
 
     [Fact]
