@@ -1,4 +1,3 @@
-using Infery.Api.Features.Health;
 using Infery.Api.Infrastructure;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -6,7 +5,6 @@ builder.AddInferyGateway();
 
 var app = builder.Build();
 app.UseInferyGateway();
-app.MapHealthApi();
 app.Run();
 
 public partial class Program;

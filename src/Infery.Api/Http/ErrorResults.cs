@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 
 namespace Infery.Api.Http;
@@ -9,6 +10,18 @@ public static class ErrorResults
     public static IResult ToResult(this ApiError error) =>
         TypedResults.Json(new ErrorEnvelope(new ErrorBody(error.Message, error.Type, error.Param, error.Code)),
             ErrorJson.Default.ErrorEnvelope, statusCode: error.Status);
+
+    /// <summary>The envelope as a JSON object, e.g. for an error chunk in a stream.</summary>
+    public static JsonObject ToJson(this ApiError error) => new()
+    {
+        ["error"] = new JsonObject
+        {
+            ["message"] = error.Message,
+            ["type"] = error.Type,
+            ["param"] = error.Param,
+            ["code"] = error.Code,
+        },
+    };
 
     public static Task WriteAsync(this ApiError error, HttpResponse response)
     {

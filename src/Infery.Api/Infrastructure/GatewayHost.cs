@@ -1,5 +1,25 @@
+using System.Text.Json;
+using Infery.Api.Catalog;
+using Infery.Api.Features.ApiKeys;
+using Infery.Api.Features.Admin;
+using Infery.Api.Features.Chat;
+using Infery.Api.Features.Credits;
+using Infery.Api.Features.Health;
+using Infery.Api.Features.Models;
+using Infery.Api.Features.Workspaces;
+using Infery.Api.Gateway;
+using Infery.Api.Gateway.Auth;
+using Infery.Api.Gateway.Billing;
+using Infery.Api.Gateway.RateLimiting;
 using Infery.Api.Http;
+using Infery.Api.Providers;
+using Infery.Domain.Credits;
+using Infery.EventStore;
 using Infery.EventStore.Schema;
+using Infery.Projections;
+using Infery.Projections.ApiKeys;
+using Infery.Projections.Balances;
+using Infery.Projections.Workspaces;
 using Npgsql;
 
 namespace Infery.Api.Infrastructure;
@@ -12,11 +32,41 @@ public static class GatewayHost
     public static WebApplicationBuilder AddInferyGateway(this WebApplicationBuilder builder)
     {
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+
         var services = builder.Services;
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(InstanceIdentity.New());
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(Database.ConnectionStringFrom(builder.Configuration)).Build());
-        services.AddSingleton(sp => new Database(sp.GetRequiredService<NpgsqlDataSource>(), [SchemaModule.EventStore]));
+        services.AddSingleton(sp => new Database(sp.GetRequiredService<NpgsqlDataSource>(), [SchemaModule.EventStore, ProjectionsSchema.Module]));
         services.AddHostedService<SchemaInitializer>();
+
+        services.AddSingleton(sp => new EventStore.EventStore(
+            sp.GetRequiredService<NpgsqlDataSource>(),
+            new EventTypeRegistry().RegisterAll(typeof(CreditsCharged).Assembly),
+            new EventStoreOptions
+            {
+                Clock = sp.GetRequiredService<TimeProvider>(),
+                InlineProjections =
+                [
+                    new WorkspacesProjection(),
+                    new BalancesProjection(sp.GetRequiredService<InstanceIdentity>().Id),
+                    new ApiKeysProjection(),
+                ],
+            }));
+        services.AddSingleton<Aggregates>();
+
+        services.AddSingleton<KeyDirectory>();
+        services.AddSingleton<CreditAccounts>();
+        services.AddSingleton<KeyRateLimiter>();
+        services.AddSingleton<RequestBilling>();
+        services.AddHostedService<NotificationListener>();
+
+        services.AddModelCatalog();
+        services.AddSingleton<ProviderRegistry>();
+        services.AddSingleton<ChatPipeline>();
+
+        services.AddHostedService<DemoSeeder>();
         return builder;
     }
 
@@ -24,6 +74,14 @@ public static class GatewayHost
     {
         app.UseRequestIds();
         app.UseErrorEnvelopes();
+
+        app.MapHealthApi();
+        app.MapModelsApi().RequireApiKey();
+        app.MapCreditsApi();
+        app.MapChatCompletionsApi();
+        app.MapAdminGroup()
+            .MapWorkspacesAdminApi()
+            .MapApiKeysAdminApi();
         return app;
     }
 }

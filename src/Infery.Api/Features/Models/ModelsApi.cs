@@ -13,13 +13,13 @@ public static class ModelsApi
 {
     private const decimal MicroCreditsPerCredit = 1_000_000m;
 
-    public static IEndpointRouteBuilder MapModelsApi(this IEndpointRouteBuilder app)
+    public static RouteGroupBuilder MapModelsApi(this IEndpointRouteBuilder app)
     {
         var models = app.MapGroup("/v1/models");
         models.MapGet("", ListModels);
         // A catch-all, so slugs with a slash (org/model) can be looked up too.
         models.MapGet("/{**id}", GetModel);
-        return app;
+        return models;
     }
 
     public static IResult ListModels(ModelCatalog catalog) =>

@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using Infery.Api.Gateway.Auth;
+using Infery.Api.Gateway.RateLimiting;
+using Infery.Api.Http;
+using Infery.Domain.Credits;
+using Infery.Domain.Requests;
+using Infery.EventStore;
+
+namespace Infery.Api.Gateway.Billing;
+
+/// <summary>A request whose key was accepted and whose rate limit allowed it.</summary>
+public sealed record AuthorizedRequest(KeyEntry Key, string RequestId, long StartedAt);
+
+/// <summary>
+/// The billing-first path every paid endpoint goes through: authenticate, rate-limit, reserve the worst
+/// case before any provider is called, and settle from real usage. The client hears its cost only after
+/// the charge is durable; nothing is charged for a request no provider served.
+/// </summary>
+public sealed class RequestBilling(
+    KeyDirectory keys,
+    KeyRateLimiter rateLimiter,
+    CreditAccounts accounts,
+    EventStore.EventStore store,
+    TimeProvider clock,
+    ILogger<RequestBilling> logger)
+{
+    public async ValueTask<(AuthorizedRequest? Request, ApiError? Error)> AuthorizeAsync(HttpContext context)
+    {
+        var header = context.Request.Headers.Authorization.ToString();
+        if (header.Length == 0)
+            return (null, ApiError.InvalidApiKey("You didn't provide an API key. Send it as 'Authorization: Bearer inf_...'."));
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            return (null, ApiError.InvalidApiKey("The Authorization header must be 'Bearer inf_...'."));
+
+        var key = await keys.FindAsync(header[7..].Trim(), context.RequestAborted);
+        if (key is null)
+            return (null, ApiError.InvalidApiKey("Incorrect API key provided."));
+
+        var rate = rateLimiter.TryAcquire(key.KeyId, key.Rpm);
+        var headers = context.Response.Headers;
+        headers["x-ratelimit-limit-requests"] = rate.Limit.ToString();
+        headers["x-ratelimit-remaining-requests"] = rate.Remaining.ToString();
+        headers["x-ratelimit-reset-requests"] = $"{Math.Ceiling(rate.Reset.TotalSeconds)}s";
+        if (!rate.Allowed)
+        {
+            headers.RetryAfter = Math.Ceiling(rate.Reset.TotalSeconds).ToString();
+            return (null, new ApiError(429, $"Rate limit reached: {rate.Limit} requests per minute for this key.",
+                "rate_limit_error", null, "rate_limit_exceeded"));
+        }
+        return (new AuthorizedRequest(key, RequestId.Of(context), Stopwatch.GetTimestamp()), null);
+    }
+
+    public async ValueTask<(Reservation? Reservation, ApiError? Error)> ReserveAsync(AuthorizedRequest request, long worstCase, CancellationToken ct)
+    {
+        var reservation = await accounts.TryReserveAsync(request.Key.WorkspaceId, worstCase, ct);
+        return reservation is null
+            ? (null, ApiError.InsufficientCredits(
+                $"This request may cost up to {MicroCredits.Format(worstCase)} credits, more than the workspace has available. Add credits or lower max_tokens."))
+            : (reservation, null);
+    }
+
+    /// <summary>
+    /// Appends RequestServed and CreditsCharged (plus any <paramref name="extraEvents"/>) to the request's
+    /// own stream and waits for the commit. Returns the amount charged. Never cancelled by the client leaving:
+    /// what was generated is charged.
+    /// </summary>
+    public async Task<long> SettleAsync(AuthorizedRequest request, Reservation reservation, RequestServed served, long cost, IReadOnlyList<object>? extraEvents = null)
+    {
+        var events = Charge.Decide(served, cost, reservation.Amount);
+        if (extraEvents is { Count: > 0 })
+            events = [.. extraEvents, .. events];
+        var charged = ((CreditsCharged)events[^1]).Amount;
+        try
+        {
+            await store.AppendAsync(Charge.StreamId(request.RequestId), "request", ExpectedVersion.NoStream, events,
+                Metadata(request), CancellationToken.None);
+        }
+        catch
+        {
+            reservation.Release();
+            throw;
+        }
+        reservation.Release(charged);
+        return charged;
+    }
+
+    /// <summary>Releases the reservation and records that no provider served the request; nothing is charged.</summary>
+    public async Task FailAsync(AuthorizedRequest request, Reservation? reservation, string endpoint, string model, ApiError error, IReadOnlyList<object>? extraEvents = null)
+    {
+        reservation?.Release();
+        var failed = new RequestFailed(request.RequestId, request.Key.WorkspaceId, request.Key.KeyId, endpoint, model,
+            error.Status, error.Code ?? error.Type, ElapsedMs(request), clock.GetUtcNow());
+        try
+        {
+            await store.AppendAsync(Charge.StreamId(request.RequestId), "request", ExpectedVersion.NoStream,
+                [.. extraEvents ?? [], failed], Metadata(request), CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            // The client gets its error either way; a lost failure record costs nobody credits.
+            logger.LogWarning(e, "could not record the failure of {RequestId}", request.RequestId);
+        }
+    }
+
+    public static long ElapsedMs(AuthorizedRequest request) =>
+        (long)Stopwatch.GetElapsedTime(request.StartedAt).TotalMilliseconds;
+
+    private static EventMetadata Metadata(AuthorizedRequest request) =>
+        new(RequestId: request.RequestId, WorkspaceId: request.Key.WorkspaceId, Actor: request.Key.KeyId);
+}
