@@ -1,3 +1,6 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
 using Infery.Api.Infrastructure;
 using Infery.Testing.Fixtures;
 using Microsoft.AspNetCore.Hosting;
@@ -6,10 +9,18 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Infery.Api.Tests.Fixtures;
 
-/// <summary>The gateway in memory, on a database of its own, ready once the schema is applied.</summary>
+/// <summary>
+/// The gateway in memory, on a database of its own, ready once the schema is applied; with helpers to
+/// make workspaces, grant credits and issue keys through the admin API, as an operator would.
+/// </summary>
 public class GatewayFactory : WebApplicationFactory<Program>, IAsyncLifetime
 {
+    public const string AdminToken = "adm_test_token_0123456789";
+
     public string ConnectionString { get; private set; } = "";
+
+    /// <summary>A catalog file to serve instead of the shipped one (e.g. models pointing at fake upstreams).</summary>
+    protected virtual string? CatalogPath => null;
 
     public virtual async Task InitializeAsync()
     {
@@ -20,7 +31,45 @@ public class GatewayFactory : WebApplicationFactory<Program>, IAsyncLifetime
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("INFERY_DB", ConnectionString);
+        builder.UseSetting("INFERY_ADMIN_TOKEN", AdminToken);
+        if (CatalogPath is { } catalog)
+            builder.UseSetting("INFERY_CATALOG", catalog);
         builder.UseEnvironment("Testing");
+    }
+
+    public HttpClient AdminClient()
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminToken);
+        return client;
+    }
+
+    public HttpClient KeyClient(string key)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return client;
+    }
+
+    /// <summary>A new workspace with the given credits and one key; returns the workspace id and the key.</summary>
+    public async Task<(string WorkspaceId, string Key)> NewWorkspaceWithKeyAsync(decimal credits, int? rpm = 100_000)
+    {
+        var admin = AdminClient();
+        var workspace = await PostAsync(admin, "/admin/v1/workspaces", new { name = "test workspace" });
+        var id = workspace["id"]!.GetValue<string>();
+        if (credits > 0)
+            await PostAsync(admin, $"/admin/v1/workspaces/{id}/credits", new { amount = credits, reason = "test top-up" });
+        var key = await PostAsync(admin, $"/admin/v1/workspaces/{id}/keys", rpm is null ? new { name = "test key" } : new { name = "test key", rpm });
+        return (id, key["key"]!.GetValue<string>());
+    }
+
+    private static async Task<JsonObject> PostAsync(HttpClient client, string path, object body)
+    {
+        var response = await client.PostAsJsonAsync(path, body);
+        var text = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode)
+            throw new InvalidOperationException($"POST {path} → {(int)response.StatusCode}: {text}");
+        return JsonNode.Parse(text)!.AsObject();
     }
 
     async Task IAsyncLifetime.DisposeAsync() => await DisposeAsync();
