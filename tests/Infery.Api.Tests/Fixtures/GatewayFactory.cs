@@ -17,14 +17,24 @@ public class GatewayFactory : WebApplicationFactory<Program>, IAsyncLifetime
 {
     public const string AdminToken = "adm_test_token_0123456789";
 
+    private string? sharedDatabase;
+
     public string ConnectionString { get; private set; } = "";
+
+    /// <summary>A second gateway instance on the same database, as behind a load balancer.</summary>
+    public static async Task<GatewayFactory> SecondInstanceOf(GatewayFactory first)
+    {
+        var second = new GatewayFactory { sharedDatabase = first.ConnectionString };
+        await second.InitializeAsync();
+        return second;
+    }
 
     /// <summary>A catalog file to serve instead of the shipped one (e.g. models pointing at fake upstreams).</summary>
     protected virtual string? CatalogPath => null;
 
     public virtual async Task InitializeAsync()
     {
-        ConnectionString = await PostgresServer.CreateDatabaseAsync("api");
+        ConnectionString = sharedDatabase ?? await PostgresServer.CreateDatabaseAsync("api");
         await Services.GetRequiredService<Database>().WhenSchemaApplied.WaitAsync(TimeSpan.FromSeconds(30));
     }
 

@@ -30,6 +30,15 @@ public sealed class Ledger(string connectionString)
         return charges;
     }
 
+    public async Task<string> KeyIdAsync(string plaintextKey)
+    {
+        await using var conn = new NpgsqlConnection(connectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand("select id from api_keys where hash = encode(sha256(convert_to($1, 'UTF8')), 'hex')", conn);
+        cmd.Parameters.AddWithValue(plaintextKey);
+        return await cmd.ExecuteScalarAsync() as string ?? throw new InvalidOperationException("no such key");
+    }
+
     public Task<long> BalanceAsync(string workspaceId) =>
         ScalarAsync("select coalesce((select balance from workspace_balances where workspace_id = $1), 0)", workspaceId);
 
