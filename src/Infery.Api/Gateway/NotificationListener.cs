@@ -1,20 +1,15 @@
-using System.Globalization;
 using Infery.Api.Gateway.Auth;
-using Infery.Api.Gateway.Billing;
 using Infery.Api.Infrastructure;
 using Infery.Projections.ApiKeys;
-using Infery.Projections.Balances;
 using Npgsql;
 
 namespace Infery.Api.Gateway;
 
 /// <summary>
-/// Follows what other instances (and this one) commit: revoked keys leave the key cache, other instances'
-/// credit changes move the in-memory balances. If the connection drops, both caches are emptied, since a
-/// notification may have been missed while it was down.
+/// Follows revocations committed by any instance: a revoked key leaves this instance's key cache. If the
+/// connection drops, the whole cache is emptied, since a revocation may have been missed while it was down.
 /// </summary>
-public sealed class NotificationListener(
-    Database database, KeyDirectory keys, CreditAccounts accounts, InstanceIdentity instance, ILogger<NotificationListener> logger)
+public sealed class NotificationListener(Database database, KeyDirectory keys, ILogger<NotificationListener> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -25,12 +20,10 @@ public sealed class NotificationListener(
             try
             {
                 await using var conn = await database.DataSource.OpenConnectionAsync(stoppingToken);
-                conn.Notification += (_, n) => Dispatch(n.Channel, n.Payload);
-                await using (var listen = new NpgsqlCommand(
-                    $"listen {ApiKeysProjection.RevokedChannel}; listen {BalancesProjection.Channel}", conn))
+                conn.Notification += (_, n) => keys.Forget(n.Payload);
+                await using (var listen = new NpgsqlCommand($"listen {ApiKeysProjection.RevokedChannel}", conn))
                     await listen.ExecuteNonQueryAsync(stoppingToken);
                 keys.ForgetAll();
-                accounts.ForgetAll();
                 while (!stoppingToken.IsCancellationRequested)
                     await conn.WaitAsync(stoppingToken);
             }
@@ -45,24 +38,9 @@ public sealed class NotificationListener(
             }
         }
     }
-
-    private void Dispatch(string channel, string payload)
-    {
-        if (channel == ApiKeysProjection.RevokedChannel)
-        {
-            keys.Forget(payload);
-            return;
-        }
-        // origin|workspace|delta|version
-        var parts = payload.Split('|');
-        if (parts.Length == 4 && parts[0] != instance.Id
-            && long.TryParse(parts[2], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var delta)
-            && long.TryParse(parts[3], NumberStyles.None, CultureInfo.InvariantCulture, out var version))
-            accounts.ApplyRemote(parts[1], delta, version);
-    }
 }
 
-/// <summary>Names this gateway process in the notifications it causes.</summary>
+/// <summary>Names this gateway process, e.g. as the holder of credit leases.</summary>
 public sealed record InstanceIdentity(string Id)
 {
     public static InstanceIdentity New() => new($"{Environment.ProcessId}-{Guid.NewGuid():N}");

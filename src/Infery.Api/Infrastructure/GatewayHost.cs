@@ -57,7 +57,9 @@ public static class GatewayHost
         services.AddSingleton<Aggregates>();
 
         services.AddSingleton<KeyDirectory>();
+        services.AddSingleton(new CreditLeaseOptions());
         services.AddSingleton<CreditAccounts>();
+        services.AddHostedService<CreditLeaseKeeper>();
         services.AddSingleton<KeyRateLimiter>();
         services.AddSingleton<RequestBilling>();
         services.AddHostedService<NotificationListener>();

@@ -5,15 +5,13 @@ using Npgsql;
 namespace Infery.Projections.Balances;
 
 /// <summary>
-/// Balance, total granted, charged and refunded per workspace, in the same transaction as the credit events.
-/// One statement per workspace per batch, however many charges the batch holds. Each also notifies
-/// <see cref="Channel"/> with "origin|workspace|delta|version" so other gateway instances can follow the
-/// balance without reading it; <paramref name="origin"/> names the instance that appended.
+/// Balance, total granted, charged and refunded per workspace, in the same transaction as the credit events:
+/// one statement per workspace per batch, however many charges the batch holds. A charge also comes off the
+/// credit lease of the instance that appended it (<paramref name="origin"/>), so leases never add up to more
+/// than the balance.
 /// </summary>
 public sealed class BalancesProjection(string origin) : IInlineProjection
 {
-    public const string Channel = "balance_changed";
-
     public void Project(IReadOnlyList<EventEnvelope> events, NpgsqlBatch batch)
     {
         Dictionary<string, Totals>? byWorkspace = null;
@@ -37,19 +35,19 @@ public sealed class BalancesProjection(string origin) : IInlineProjection
         foreach (var (workspace, totals) in byWorkspace)
         {
             batch.Add("""
-                with updated as (
-                    insert into workspace_balances as b (workspace_id, balance, total_granted, total_charged, total_refunded, version)
-                    values ($1, $2 - $3 + $4, $2, $3, $4, 1)
-                    on conflict (workspace_id) do update set
-                        balance = b.balance + excluded.balance,
-                        total_granted = b.total_granted + excluded.total_granted,
-                        total_charged = b.total_charged + excluded.total_charged,
-                        total_refunded = b.total_refunded + excluded.total_refunded,
-                        version = b.version + 1,
-                        updated_at = now()
-                    returning workspace_id, version)
-                select pg_notify($5, $6 || '|' || workspace_id || '|' || ($2 - $3 + $4) || '|' || version) from updated
-                """, workspace, totals.Granted, totals.Charged, totals.Refunded, Channel, origin);
+                insert into workspace_balances as b (workspace_id, balance, total_granted, total_charged, total_refunded, version)
+                values ($1, $2 - $3 + $4, $2, $3, $4, 1)
+                on conflict (workspace_id) do update set
+                    balance = b.balance + excluded.balance,
+                    total_granted = b.total_granted + excluded.total_granted,
+                    total_charged = b.total_charged + excluded.total_charged,
+                    total_refunded = b.total_refunded + excluded.total_refunded,
+                    version = b.version + 1,
+                    updated_at = now()
+                """, workspace, totals.Granted, totals.Charged, totals.Refunded);
+            if (totals.Charged > 0)
+                batch.Add("update credit_leases set amount = greatest(amount - $3, 0) where workspace_id = $1 and instance_id = $2",
+                    workspace, origin, totals.Charged);
         }
     }
 

@@ -54,9 +54,8 @@ public static class WorkspacesAdminApi
         if (workspace is null)
             return ApiError.NotFound($"No workspace {id}.", "id").ToResult();
         var balance = await WorkspaceQueries.BalanceAsync(db, id, ct);
-        var (_, reserved) = await accounts.SnapshotAsync(id, ct);
         return TypedResults.Ok(new WorkspaceResponse(workspace.Id, workspace.Name, MicroCredits.Format(balance.Balance),
-            MicroCredits.Format(reserved), workspace.StorageUsedBytes, workspace.StorageLimitBytes, workspace.CreatedAt));
+            MicroCredits.Format(accounts.ReservedBy(id)), workspace.StorageUsedBytes, workspace.StorageLimitBytes, workspace.CreatedAt));
     }
 
     private static async Task<IResult> AddMember(string id, HttpContext http, Aggregates aggregates, CancellationToken ct)
@@ -76,14 +75,14 @@ public static class WorkspacesAdminApi
             new MemberResponse(memberId, id, state!.MemberEmailsById[memberId], name!.Trim()));
     }
 
-    private static Task<IResult> Grant(string id, HttpContext http, Aggregates aggregates, NpgsqlDataSource db, CreditAccounts accounts, CancellationToken ct) =>
-        MoveCredits(id, http, aggregates, db, accounts, ct, (amount, reason, actor, _) => new GrantCredits(amount, reason, actor));
+    private static Task<IResult> Grant(string id, HttpContext http, Aggregates aggregates, NpgsqlDataSource db, CancellationToken ct) =>
+        MoveCredits(id, http, aggregates, db, ct, (amount, reason, actor, _) => new GrantCredits(amount, reason, actor));
 
-    private static Task<IResult> Refund(string id, HttpContext http, Aggregates aggregates, NpgsqlDataSource db, CreditAccounts accounts, CancellationToken ct) =>
-        MoveCredits(id, http, aggregates, db, accounts, ct, (amount, reason, actor, requestId) => new RefundCredits(amount, reason, actor, requestId));
+    private static Task<IResult> Refund(string id, HttpContext http, Aggregates aggregates, NpgsqlDataSource db, CancellationToken ct) =>
+        MoveCredits(id, http, aggregates, db, ct, (amount, reason, actor, requestId) => new RefundCredits(amount, reason, actor, requestId));
 
     private static async Task<IResult> MoveCredits(
-        string id, HttpContext http, Aggregates aggregates, NpgsqlDataSource db, CreditAccounts accounts, CancellationToken ct,
+        string id, HttpContext http, Aggregates aggregates, NpgsqlDataSource db, CancellationToken ct,
         Func<long, string, string, string?, WorkspaceCommand> command)
     {
         var (body, error) = await JsonBody.ReadObjectAsync(http.Request, JsonBody.AdminMaxBytes, ct);
@@ -101,7 +100,6 @@ public static class WorkspacesAdminApi
         var (_, refused) = await Run(aggregates, id, command(micro, reason!, AdminAuth.Actor(http), requestId), http, ct);
         if (refused is not null)
             return refused;
-        accounts.Credit(id, micro);
         var balance = await WorkspaceQueries.BalanceAsync(db, id, ct);
         return TypedResults.Created($"/admin/v1/workspaces/{id}", new BalanceResponse(MicroCredits.Format(balance.Balance)));
     }

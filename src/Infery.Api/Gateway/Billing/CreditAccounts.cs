@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Infery.EventStore;
 using Npgsql;
 
 namespace Infery.Api.Gateway.Billing;
@@ -10,104 +11,162 @@ public sealed class Reservation(CreditAccounts.Account account, long amount)
 
     public long Amount => amount;
 
-    public string WorkspaceId => account.WorkspaceId;
-
-    /// <summary>Returns the reservation and, if something was charged, takes it off the balance; idempotent.</summary>
+    /// <summary>Returns the reservation and takes what was charged off this instance's lease; idempotent.</summary>
     public void Release(long charged = 0)
     {
         if (Interlocked.Exchange(ref released, 1) == 0)
             account.Release(amount, charged);
     }
+}
 
-    public bool IsReleased => Volatile.Read(ref released) == 1;
+public sealed record CreditLeaseOptions
+{
+    /// <summary>A lease not renewed for this long is void, so credits held by a crashed instance come back.</summary>
+    public TimeSpan Ttl { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A workspace with no new reservation for this long gives its unused lease back for other instances.</summary>
+    public TimeSpan IdleBeforeReturn { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>When the lease runs short, ask for room for this many more requests like the one at hand.</summary>
+    public int HeadroomRequests { get; init; } = 100;
 }
 
 /// <summary>
-/// Each workspace's balance and reservations, in memory, so reserving costs no database round-trip.
-/// The balance is read once from the balances projection, then follows this instance's own charges and grants
-/// directly and other instances' through NOTIFY deltas. Reserve is atomic per workspace: balance − reserved
-/// never goes below zero through this instance; across N instances, overspend is bounded by what the
-/// others have reserved but not yet settled.
+/// Reservations against credit leases. Each instance leases part of a workspace's balance from the database
+/// and reserves against it in memory, so a reservation costs no round-trip while the lease lasts. The lease
+/// row shrinks with every charge in the charge's own transaction, and all leases of a workspace together never
+/// exceed its balance — so N instances together can never spend more than the balance. An idle instance gives
+/// its unused lease back; a crashed one's lease expires.
 /// </summary>
-public sealed class CreditAccounts(NpgsqlDataSource dataSource)
+public sealed class CreditAccounts(NpgsqlDataSource dataSource, InstanceIdentity instance, TimeProvider clock, CreditLeaseOptions options)
 {
-    private readonly ConcurrentDictionary<string, Task<Account>> accounts = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Account> accounts = new(StringComparer.Ordinal);
 
     public async ValueTask<Reservation?> TryReserveAsync(string workspaceId, long amount, CancellationToken ct)
     {
-        var account = await GetAsync(workspaceId, ct);
-        return account.TryReserve(amount) ? new Reservation(account, amount) : null;
+        var account = accounts.GetOrAdd(workspaceId, id => new Account(id));
+        var now = clock.GetTimestamp();
+        if (account.TryReserve(amount, now))
+            return new Reservation(account, amount);
+        await GrowLeaseAsync(account, amount, ct);
+        return account.TryReserve(amount, now) ? new Reservation(account, amount) : null;
     }
 
-    public async ValueTask<(long Balance, long Reserved)> SnapshotAsync(string workspaceId, CancellationToken ct)
+    /// <summary>What this instance holds reserved for requests in flight.</summary>
+    public long ReservedBy(string workspaceId) => accounts.TryGetValue(workspaceId, out var account) ? account.Reserved : 0;
+
+    /// <summary>Gives idle leases back and keeps the others from expiring; called every few seconds.</summary>
+    public async Task MaintainAsync(CancellationToken ct)
     {
-        var account = await GetAsync(workspaceId, ct);
-        return account.Snapshot();
+        var now = clock.GetTimestamp();
+        foreach (var account in accounts.Values)
+        {
+            if (clock.GetElapsedTime(account.LastReservedAt, now) < options.IdleBeforeReturn || !account.HasUnusedLease)
+                continue;
+            await account.DatabaseGate.WaitAsync(ct);
+            try
+            {
+                var keep = account.ShrinkToReserved();
+                await ExecuteAsync("update credit_leases set amount = $3 where workspace_id = $1 and instance_id = $2",
+                    [account.WorkspaceId, instance.Id, keep], ct);
+            }
+            finally
+            {
+                account.DatabaseGate.Release();
+            }
+        }
+        await ExecuteAsync("update credit_leases set expires_at = now() + $2 where instance_id = $1 and amount > 0",
+            [instance.Id, options.Ttl], ct);
     }
 
-    /// <summary>A grant or refund this instance made durable.</summary>
-    public void Credit(string workspaceId, long amount)
+    private async Task GrowLeaseAsync(Account account, long amount, CancellationToken ct)
     {
-        if (accounts.TryGetValue(workspaceId, out var loading) && loading.IsCompletedSuccessfully)
-            loading.Result.Adjust(amount, version: null);
-    }
-
-    /// <summary>A change another instance made durable, as its NOTIFY told it.</summary>
-    public void ApplyRemote(string workspaceId, long delta, long version)
-    {
-        if (accounts.TryGetValue(workspaceId, out var loading) && loading.IsCompletedSuccessfully)
-            loading.Result.Adjust(delta, version);
-    }
-
-    /// <summary>After a lost LISTEN connection deltas may have been missed: read balances afresh on next use.</summary>
-    public void ForgetAll() => accounts.Clear();
-
-    private ValueTask<Account> GetAsync(string workspaceId, CancellationToken ct)
-    {
-        var loading = accounts.GetOrAdd(workspaceId, id => LoadAsync(id));
-        if (loading.IsCompletedSuccessfully)
-            return ValueTask.FromResult(loading.Result);
-        return AwaitLoad(workspaceId, loading, ct);
-    }
-
-    private async ValueTask<Account> AwaitLoad(string workspaceId, Task<Account> loading, CancellationToken ct)
-    {
+        await account.DatabaseGate.WaitAsync(ct);
         try
         {
-            return await loading.WaitAsync(ct);
+            if (account.Free >= amount)
+                return;
+            var wanted = account.Reserved + amount + amount * options.HeadroomRequests;
+            account.SetLease(await LeaseAsync(account.WorkspaceId, wanted, ct));
         }
-        catch (Exception) when (loading.IsFaulted)
+        finally
         {
-            accounts.TryRemove(new KeyValuePair<string, Task<Account>>(workspaceId, loading));
-            throw;
+            account.DatabaseGate.Release();
         }
     }
 
-    private async Task<Account> LoadAsync(string workspaceId)
+    /// <summary>
+    /// Sets this instance's lease to what it wants, or at least a quarter of what is free, but never more
+    /// than the balance minus other instances' leases. The balance row lock serialises instances.
+    /// </summary>
+    private async Task<long> LeaseAsync(string workspaceId, long wanted, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand("select balance, version from workspace_balances where workspace_id = $1");
-        cmd.Parameters.AddWithValue(workspaceId);
-        await using var reader = await cmd.ExecuteReaderAsync();
-        return await reader.ReadAsync()
-            ? new Account(workspaceId, reader.GetInt64(0), reader.GetInt64(1))
-            : new Account(workspaceId, 0, 0);
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using (var lockBalance = new NpgsqlBatch(conn, tx))
+        {
+            lockBalance.Add("select balance from workspace_balances where workspace_id = $1 for update", workspaceId);
+            lockBalance.Add("delete from credit_leases where workspace_id = $1 and expires_at < now()", workspaceId);
+            await lockBalance.ExecuteNonQueryAsync(ct);
+        }
+        await using var lease = new NpgsqlCommand("""
+            with free as (
+                select coalesce((select balance from workspace_balances where workspace_id = $1), 0)
+                     - coalesce((select sum(amount) from credit_leases where workspace_id = $1 and instance_id <> $2), 0) as amount)
+            insert into credit_leases (workspace_id, instance_id, amount, expires_at)
+            select $1, $2, greatest(0, least(free.amount, greatest($3, free.amount / 4))), now() + $4 from free
+            on conflict (workspace_id, instance_id) do update set amount = excluded.amount, expires_at = excluded.expires_at
+            returning amount
+            """, conn, tx);
+        lease.Parameters.AddWithValue(workspaceId);
+        lease.Parameters.AddWithValue(instance.Id);
+        lease.Parameters.AddWithValue(wanted);
+        lease.Parameters.AddWithValue(options.Ttl);
+        var granted = (long)(await lease.ExecuteScalarAsync(ct))!;
+        await tx.CommitAsync(ct);
+        return granted;
     }
 
-    public sealed class Account(string workspaceId, long balance, long loadedVersion)
+    private async Task ExecuteAsync(string sql, object[] parameters, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand(sql);
+        foreach (var parameter in parameters)
+            cmd.Parameters.AddWithValue(parameter);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// One workspace as this instance sees it. The local lease never exceeds the lease row in the database:
+    /// charges come off both, and every database write sets the row to what the local lease is then.
+    /// </summary>
+    public sealed class Account(string workspaceId)
     {
         private readonly Lock gate = new();
-        private long balance = balance;
+        private long lease;
         private long reserved;
+        private long lastReservedAt;
 
         public string WorkspaceId => workspaceId;
 
-        public bool TryReserve(long amount)
+        /// <summary>Serialises this instance's lease writes for the workspace.</summary>
+        public SemaphoreSlim DatabaseGate { get; } = new(1, 1);
+
+        public long Reserved { get { lock (gate) return reserved; } }
+
+        public long Free { get { lock (gate) return lease - reserved; } }
+
+        public long LastReservedAt => Volatile.Read(ref lastReservedAt);
+
+        public bool HasUnusedLease { get { lock (gate) return lease > reserved; } }
+
+        public bool TryReserve(long amount, long now)
         {
             lock (gate)
             {
-                if (balance - reserved < amount)
+                if (lease - reserved < amount)
                     return false;
                 reserved += amount;
+                lastReservedAt = now;
                 return true;
             }
         }
@@ -117,23 +176,20 @@ public sealed class CreditAccounts(NpgsqlDataSource dataSource)
             lock (gate)
             {
                 reserved -= amount;
-                balance -= charged;
+                lease -= charged;
             }
         }
 
-        /// <summary>Remote deltas at or below the version this account was loaded at are already in its balance.</summary>
-        public void Adjust(long delta, long? version)
+        public void SetLease(long amount)
         {
-            if (version is { } v && v <= loadedVersion)
-                return;
             lock (gate)
-                balance += delta;
+                lease = amount;
         }
 
-        public (long Balance, long Reserved) Snapshot()
+        public long ShrinkToReserved()
         {
             lock (gate)
-                return (balance, reserved);
+                return lease = reserved;
         }
     }
 }
