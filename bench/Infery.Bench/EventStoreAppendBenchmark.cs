@@ -31,7 +31,7 @@ public static class EventStoreAppendBenchmark
         var smoke = args.Flag("smoke");
         var seconds = args.Int("seconds") ?? (smoke ? 1 : 5);
         var callerLevels = args.IntList("concurrency") ?? (smoke ? [1, 16] : [1, 16, 64]);
-        var outPath = args.Text("out") ?? (smoke ? null : Path.Combine(RepositoryRoot(), "bench", "results", "appends.md"));
+        var outPath = args.Text("out") ?? (smoke ? null : Path.Combine(Machine.RepositoryRoot(), "bench", "results", "appends.md"));
         args.RejectUnknown();
         var warmUp = TimeSpan.FromSeconds(smoke ? 0 : 1);
 
@@ -154,15 +154,11 @@ public static class EventStoreAppendBenchmark
         await reader.ReadAsync();
         var warmUpText = warmUp > TimeSpan.Zero ? $" after a {warmUp.TotalSeconds:0} s warm-up" : "";
         return string.Create(CultureInfo.InvariantCulture, $"""
-            {DateTime.UtcNow:yyyy-MM-dd} · {Environment.ProcessorCount} CPU cores{LoadAverage()} · {RuntimeInformation.OSDescription} · .NET {Environment.Version}
+            {DateTime.UtcNow:yyyy-MM-dd} · {Environment.ProcessorCount} CPU cores{Machine.LoadAverage()} · {RuntimeInformation.OSDescription} · .NET {Environment.Version}
             PostgreSQL {reader.GetString(0)} ({origin}) · fsync={reader.GetString(1)} · synchronous_commit={reader.GetString(2)}
             {seconds} s per path and level{warmUpText}, in 1 s slices alternating between the two paths; each append is one small event to a stream of its own; callers run closed-loop.
             """);
     }
-
-    /// <summary>Other work on the machine moves these numbers; the load average at the start says how much there was.</summary>
-    private static string LoadAverage() =>
-        File.Exists("/proc/loadavg") ? $" (load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]} at start)" : "";
 
     private static string RenderReport(string setup, List<CheckedRun> runs)
     {
@@ -204,14 +200,6 @@ public static class EventStoreAppendBenchmark
     }
 
     private static string Ms(TimeSpan latency) => latency.TotalMilliseconds.ToString("F2", CultureInfo.InvariantCulture);
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Infery.sln")))
-                return dir.FullName;
-        return Directory.GetCurrentDirectory();
-    }
 
     private sealed record AppendPath(string Name, string Key, Func<string, Task> AppendAsync);
 

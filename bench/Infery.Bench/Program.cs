@@ -1,4 +1,5 @@
 using Infery.Bench;
+using Infery.Bench.Gateway;
 
 var commandName = args.FirstOrDefault();
 var arguments = Arguments.Parse(args.Skip(1));
@@ -8,6 +9,7 @@ try
     return commandName switch
     {
         "appends" => await EventStoreAppendBenchmark.RunAsync(arguments),
+        "gateway" => await GatewayBenchmark.RunAsync(arguments),
         _ => Usage(),
     };
 }
@@ -25,6 +27,10 @@ static int Usage()
         benchmarks:
           appends   event store appends: group commit vs one transaction per append
                     [--seconds N] [--concurrency 1,16,64] [--out path] [--smoke]
+          gateway   chat completions through the gateway (a separate process, billing durably) vs
+                    straight to the same mock upstream; non-streaming and streaming
+                    [--seconds N] [--concurrency 1,16,64] [--chunks 20] [--warmup 1] [--out path]
+                    [--gateway path/to/Infery.Api.dll] [--gateway-env "NAME=value;..."] [--smoke]
 
         The database is INFERY_DB if set, otherwise a throwaway local PostgreSQL cluster.
         """);

@@ -1,0 +1,429 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using Npgsql;
+
+namespace Infery.Bench.Gateway;
+
+/// <summary>
+/// The gateway's own cost: the same chat completions sent straight to a mock upstream and through the gateway
+/// (a separate process, billing every request durably in PostgreSQL) to that same mock, in one run, in
+/// alternating one-second slices. Afterwards the events table must hold one credits.charged.v1 event per
+/// request the gateway answered.
+/// </summary>
+public static class GatewayBenchmark
+{
+    public const string ModelSlug = "bench-model";
+    private const int KeyCount = 16;
+    private const int KeyRpm = 100_000;
+    private const decimal GrantedCredits = 1_000_000m;
+    private const string ChargedEvent = "credits.charged.v1";
+    private static readonly TimeSpan SliceLength = TimeSpan.FromSeconds(1);
+
+    public static async Task<int> RunAsync(Arguments args)
+    {
+        var smoke = args.Flag("smoke");
+        var seconds = args.Int("seconds") ?? (smoke ? 1 : 5);
+        var callerLevels = args.IntList("concurrency") ?? (smoke ? [1, 16] : [1, 16, 64]);
+        var chunks = args.Int("chunks") ?? 20;
+        var warmUpSeconds = args.Int("warmup") ?? (smoke ? 0 : 1);
+        var gatewayPath = args.Text("gateway") ?? GatewayProcess.DefaultAssemblyPath(Machine.RepositoryRoot());
+        var gatewayEnvironment = ParseEnvironment(args.Text("gateway-env"));
+        var outPath = args.Text("out") ?? (smoke ? null : Path.Combine(Machine.RepositoryRoot(), "bench", "results", "latest.md"));
+        args.RejectUnknown();
+        var warmUp = TimeSpan.FromSeconds(warmUpSeconds);
+        var loadAverage = Machine.LoadAverage();
+
+        await using var database = await BenchDatabase.OpenAsync();
+        var (gatewayDb, dropDatabase) = await CreateGatewayDatabaseAsync(database.ConnectionString);
+        var catalogPath = Path.Combine(Path.GetTempPath(), $"infery-bench-catalog-{Guid.NewGuid():N}.json");
+        try
+        {
+            await using var mock = await MockUpstream.StartAsync(chunks);
+            await File.WriteAllTextAsync(catalogPath, CatalogJson(mock.BaseUrl));
+
+            Console.Error.WriteLine($"mock upstream on {mock.BaseUrl}; starting the gateway from {gatewayPath}");
+            var chargesBefore = await CountChargesAsync(gatewayDb);
+            var commitsBefore = await CommittedTransactionsAsync(gatewayDb);
+            Run run;
+            await using (var gateway = await GatewayProcess.StartAsync(gatewayPath, gatewayDb, catalogPath, gatewayEnvironment))
+            {
+                Console.Error.WriteLine($"gateway pid {gateway.Pid} on {gateway.BaseUrl}");
+                var (_, keys) = await gateway.CreateWorkspaceWithKeysAsync(GrantedCredits, KeyCount, KeyRpm);
+                var maxCallers = callerLevels.Max();
+                using var direct = new ChatLoadClient(new Uri(mock.BaseUrl, "chat/completions"), keys, isGateway: false, maxCallers);
+                using var through = new ChatLoadClient(new Uri(gateway.BaseUrl, "v1/chat/completions"), keys, isGateway: true, maxCallers);
+                run = new Run(direct, through, gateway);
+                var startRss = gateway.StatusKilobytes("VmRSS");
+
+                if (warmUp > TimeSpan.Zero)
+                {
+                    // JIT tiering and connection pools, before anything is measured.
+                    Console.Error.WriteLine("warming up");
+                    await run.WarmUpAsync(Math.Min(16, maxCallers), TimeSpan.FromSeconds(3 * warmUp.TotalSeconds));
+                }
+                foreach (var callers in callerLevels)
+                    await run.MeasureLevelAsync(callers, warmUp, seconds);
+
+                run.Memory = new MemoryUse(startRss, gateway.StatusKilobytes("VmRSS"), gateway.StatusKilobytes("VmHWM"), gateway.Threads());
+                if (gateway.HasExited)
+                    Console.Error.WriteLine($"the gateway exited during the run:\n{gateway.OutputTail}");
+            }
+
+            var charged = await CountChargesAsync(gatewayDb) - chargesBefore;
+            // The gateway's backends flush their statistics as they exit; give them a moment.
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            run.Commits = await CommittedTransactionsAsync(gatewayDb) - commitsBefore;
+            var setup = await DescribeSetupAsync(gatewayDb, database.Origin, loadAverage, mock, warmUp, seconds);
+            var report = RenderReport(setup, run, charged);
+            Console.WriteLine(report);
+            if (outPath is not null)
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
+                await File.WriteAllTextAsync(outPath, report);
+                Console.Error.WriteLine($"wrote {outPath}");
+            }
+
+            var gatewayFailed = run.GatewayFailed;
+            var gatewaySucceeded = run.GatewaySucceeded;
+            Console.Error.WriteLine($"gateway requests: {gatewaySucceeded:N0} succeeded, {gatewayFailed:N0} failed; {ChargedEvent} events: {charged:N0}");
+            if (run.DirectFailed > 0)
+                Console.Error.WriteLine($"warning: {run.DirectFailed:N0} direct requests failed (the load or the mock, not the gateway)");
+            if (gatewayFailed > 0)
+                Console.Error.WriteLine($"FAILED: {gatewayFailed:N0} gateway requests failed; first: {run.FirstGatewayError}");
+            if (charged != gatewaySucceeded)
+                Console.Error.WriteLine($"FAILED: {gatewaySucceeded:N0} gateway requests succeeded but {charged:N0} charges are stored");
+            return gatewayFailed == 0 && charged == gatewaySucceeded ? 0 : 1;
+        }
+        finally
+        {
+            File.Delete(catalogPath);
+            await dropDatabase();
+        }
+    }
+
+    private static Dictionary<string, string> ParseEnvironment(string? text)
+    {
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in (text ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var equals = pair.IndexOf('=');
+            if (equals <= 0)
+                throw new ArgumentException($"--gateway-env takes NAME=value pairs separated by ';', not '{pair}'");
+            environment[pair[..equals]] = pair[(equals + 1)..];
+        }
+        return environment;
+    }
+
+    private static string CatalogJson(Uri mockBaseUrl) => $$"""
+        {
+          "providers": [ { "name": "mock", "kind": "openai", "base_url": "{{mockBaseUrl}}" } ],
+          "models": [
+            {
+              "slug": "{{ModelSlug}}", "provider": "mock", "owned_by": "bench", "created": 1767225600,
+              "context_window": 8192, "max_output_tokens": 256,
+              "prices": { "input": 1, "output": 2 }
+            }
+          ]
+        }
+        """;
+
+    /// <summary>A database of its own for the gateway, so the events table holds this run's charges only; dropped afterwards.</summary>
+    private static async Task<(string ConnectionString, Func<Task> Drop)> CreateGatewayDatabaseAsync(string server)
+    {
+        var name = $"infery_bench_gw_{Guid.NewGuid():N}"[..32];
+        try
+        {
+            await using var conn = new NpgsqlConnection(server);
+            await conn.OpenAsync();
+            await using var cmd = new NpgsqlCommand($"create database \"{name}\"", conn);
+            await cmd.ExecuteNonQueryAsync();
+        }
+        catch (PostgresException e)
+        {
+            // No right to create databases: share the given one and count the charges this run adds.
+            Console.Error.WriteLine($"could not create a database ({e.MessageText}); using the given one");
+            return (server, () => Task.CompletedTask);
+        }
+        var connectionString = new NpgsqlConnectionStringBuilder(server) { Database = name }.ConnectionString;
+        return (connectionString, async () =>
+        {
+            NpgsqlConnection.ClearAllPools();
+            try
+            {
+                await using var conn = new NpgsqlConnection(server);
+                await conn.OpenAsync();
+                await using var cmd = new NpgsqlCommand($"drop database if exists \"{name}\" with (force)", conn);
+                await cmd.ExecuteNonQueryAsync();
+            }
+            catch (NpgsqlException e)
+            {
+                Console.Error.WriteLine($"could not drop database {name}: {e.Message}");
+            }
+        });
+    }
+
+    private static async Task<long> CountChargesAsync(string connectionString)
+    {
+        await using var conn = new NpgsqlConnection(connectionString);
+        await conn.OpenAsync();
+        await using var exists = new NpgsqlCommand("select to_regclass('events') is not null", conn);
+        if (!(bool)(await exists.ExecuteScalarAsync())!)
+            return 0;
+        await using var cmd = new NpgsqlCommand("select count(*) from events where type = $1", conn);
+        cmd.Parameters.AddWithValue(ChargedEvent);
+        return (long)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>Transactions committed in the database so far (pg_stat_database), to see how many requests each commit carries.</summary>
+    private static async Task<long> CommittedTransactionsAsync(string connectionString)
+    {
+        await using var conn = new NpgsqlConnection(connectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand("select xact_commit from pg_stat_database where datname = current_database()", conn);
+        return (long)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    private static async Task<string> DescribeSetupAsync(
+        string connectionString, string origin, string loadAverage, MockUpstream mock, TimeSpan warmUp, int seconds)
+    {
+        await using var conn = new NpgsqlConnection(connectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(
+            "select current_setting('server_version'), current_setting('fsync'), current_setting('synchronous_commit')", conn);
+        await using var reader = await cmd.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        var warmUpText = warmUp > TimeSpan.Zero ? $" after a {warmUp.TotalSeconds:0} s warm-up per series" : "";
+        return string.Create(CultureInfo.InvariantCulture, $"""
+            {DateTime.UtcNow:yyyy-MM-dd} · {Environment.ProcessorCount} CPU cores{loadAverage} · {RuntimeInformation.OSDescription} · .NET {Environment.Version} · gateway built {GatewayProcess.BuildConfiguration}
+            PostgreSQL {reader.GetString(0)} ({origin}) · fsync={reader.GetString(1)} · synchronous_commit={reader.GetString(2)} — every gateway answer waits for its charge to be committed
+            Mock upstream (Kestrel, same machine): non-streaming {mock.CompletionBytes} B; streaming {mock.ChunkCount} content chunks + usage chunk + [DONE] ({mock.StreamBytes} B), each flushed.
+            {seconds} s per series and level{warmUpText}, in 1 s slices alternating direct and gateway; closed-loop callers over HttpClient (SocketsHttpHandler), {KeyCount} keys at {KeyRpm:N0} rpm each.
+            Load generator, mock, gateway and PostgreSQL all share the {Environment.ProcessorCount} cores.
+            """);
+    }
+
+    private static string RenderReport(string setup, Run run, long charged)
+    {
+        var md = new StringBuilder();
+        md.AppendLine("# Gateway overhead: through the gateway vs straight to the upstream").AppendLine();
+        foreach (var line in setup.Split('\n'))
+            md.AppendLine(line.TrimEnd() + "  ");
+        md.AppendLine();
+
+        md.AppendLine("## Non-streaming").AppendLine();
+        md.AppendLine("| Callers | Path | Requests/s | p50 ms | p90 ms | p99 ms | Succeeded | Failed | Gateway CPU ms/request |");
+        md.AppendLine("|--:|---|--:|--:|--:|--:|--:|--:|--:|");
+        foreach (var level in run.Levels)
+        {
+            AppendLatencyRow(md, level.Callers, "direct", level.DirectPlain, cpu: null);
+            AppendLatencyRow(md, level.Callers, "gateway", level.GatewayPlain, level.GatewayPlain.CpuPerRequest);
+        }
+        md.AppendLine();
+        md.AppendLine("| Callers | Added p50 ms | Added p90 ms | Added p99 ms | p99 gateway ÷ direct | Throughput gateway ÷ direct |");
+        md.AppendLine("|--:|--:|--:|--:|--:|--:|");
+        foreach (var level in run.Levels)
+        {
+            var (d, g) = (level.DirectPlain.Measured, level.GatewayPlain.Measured);
+            md.AppendLine(Invariant($"| {level.Callers} | {Added(g, d, 0.50)} | {Added(g, d, 0.90)} | **{Added(g, d, 0.99)}** | {Ratio(g.Percentile(0.99), d.Percentile(0.99))} | **{Throughput(g, d)}** |"));
+        }
+        md.AppendLine();
+
+        md.AppendLine("## Streaming").AppendLine();
+        md.AppendLine("| Callers | Path | Requests/s | First byte p50 ms | p90 | p99 | Last byte p50 ms | p90 | p99 | Succeeded | Failed | Gateway CPU ms/request |");
+        md.AppendLine("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+        foreach (var level in run.Levels)
+        {
+            AppendStreamRow(md, level.Callers, "direct", level.DirectStream, cpu: null);
+            AppendStreamRow(md, level.Callers, "gateway", level.GatewayStream, level.GatewayStream.CpuPerRequest);
+        }
+        md.AppendLine();
+        md.AppendLine("| Callers | Added first byte p50 ms | p90 | p99 | Added last byte p50 ms | p90 | p99 | Last byte p99 gateway ÷ direct | Throughput gateway ÷ direct |");
+        md.AppendLine("|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+        foreach (var level in run.Levels)
+        {
+            var (d, g) = (level.DirectStream, level.GatewayStream);
+            md.AppendLine(Invariant(
+                $"| {level.Callers} | {Added(g.FirstByte, d.FirstByte, 0.50)} | {Added(g.FirstByte, d.FirstByte, 0.90)} | {Added(g.FirstByte, d.FirstByte, 0.99)} | {Added(g.Measured, d.Measured, 0.50)} | {Added(g.Measured, d.Measured, 0.90)} | **{Added(g.Measured, d.Measured, 0.99)}** | {Ratio(g.Measured.Percentile(0.99), d.Measured.Percentile(0.99))} | **{Throughput(g.Measured, d.Measured)}** |"));
+        }
+        md.AppendLine();
+
+        md.AppendLine("## Gateway process").AppendLine();
+        var memory = run.Memory;
+        md.AppendLine(Invariant(
+            $"Resident memory {memory.StartRssKb / 1024.0:F0} MiB after start, {memory.EndRssKb / 1024.0:F0} MiB at the end; peak (VmHWM) **{memory.PeakKb / 1024.0:F0} MiB**; {memory.Threads} threads at the end.  "));
+        if (run.Commits > 0)
+            md.AppendLine(Invariant(
+                $"Transactions committed in the gateway's database during the run: {run.Commits:N0} for {run.GatewaySucceeded:N0} requests, **{(double)run.GatewaySucceeded / run.Commits:F1} requests per commit** (group commit; the count includes a few setup and check transactions).  "));
+        md.AppendLine("CPU ms/request = the gateway process's user + system time (/proc/&lt;pid&gt;/stat) over its measured slices ÷ requests answered in them.");
+        md.AppendLine();
+
+        md.AppendLine("## Checks").AppendLine();
+        var succeeded = run.GatewaySucceeded;
+        var failed = run.GatewayFailed;
+        md.AppendLine(Invariant($"- Gateway requests: **{succeeded:N0} succeeded, {failed:N0} failed** (warm-ups included); direct requests failed: {run.DirectFailed:N0}."));
+        var verdict = charged == succeeded ? "one per succeeded gateway request, none lost." : Invariant($"**{succeeded - charged:N0} missing**.");
+        md.AppendLine(Invariant($"- `{ChargedEvent}` events stored: **{charged:N0}** — {verdict}"));
+        var c16 = run.Levels.FirstOrDefault(l => l.Callers == 16);
+        var c64 = run.Levels.FirstOrDefault(l => l.Callers == 64);
+        if (c16 is not null)
+        {
+            var plain = Added(c16.GatewayPlain.Measured, c16.DirectPlain.Measured, 0.99);
+            var stream = Added(c16.GatewayStream.Measured, c16.DirectStream.Measured, 0.99);
+            md.AppendLine(Invariant($"- Target: added p99 at 16 callers ≤ 1 ms with the charge durable — measured {plain} ms non-streaming, {stream} ms streaming (last byte)."));
+        }
+        if (c64 is not null)
+        {
+            md.AppendLine(Invariant(
+                $"- Target: throughput through the gateway ≥ 50% of direct at 64 callers — measured {100 * c64.GatewayPlain.Measured.PerSecond / c64.DirectPlain.Measured.PerSecond:F0}% non-streaming, {100 * c64.GatewayStream.Measured.PerSecond / c64.DirectStream.Measured.PerSecond:F0}% streaming."));
+        }
+        return md.ToString();
+    }
+
+    private static void AppendLatencyRow(StringBuilder md, int callers, string path, Series series, double? cpu)
+    {
+        var m = series.Measured;
+        md.AppendLine(Invariant(
+            $"| {callers} | {path} | {m.PerSecond:N0} | {Ms(m.Percentile(0.50))} | {Ms(m.Percentile(0.90))} | {Ms(m.Percentile(0.99))} | {m.Succeeded:N0} | {m.Failed:N0} | {Cpu(cpu)} |"));
+    }
+
+    private static void AppendStreamRow(StringBuilder md, int callers, string path, Series series, double? cpu)
+    {
+        var (m, f) = (series.Measured, series.FirstByte);
+        md.AppendLine(Invariant(
+            $"| {callers} | {path} | {m.PerSecond:N0} | {Ms(f.Percentile(0.50))} | {Ms(f.Percentile(0.90))} | {Ms(f.Percentile(0.99))} | {Ms(m.Percentile(0.50))} | {Ms(m.Percentile(0.90))} | {Ms(m.Percentile(0.99))} | {m.Succeeded:N0} | {m.Failed:N0} | {Cpu(cpu)} |"));
+    }
+
+    private static string Cpu(double? ms) => ms is { } value ? value.ToString("F3", CultureInfo.InvariantCulture) : "";
+
+    private static string Added(LoadResult gateway, LoadResult direct, double fraction) =>
+        (gateway.Percentile(fraction) - direct.Percentile(fraction)).TotalMilliseconds.ToString("+0.00;-0.00", CultureInfo.InvariantCulture);
+
+    private static string Ratio(TimeSpan gateway, TimeSpan direct) =>
+        direct > TimeSpan.Zero ? (gateway / direct).ToString("F2", CultureInfo.InvariantCulture) + "×" : "";
+
+    private static string Throughput(LoadResult gateway, LoadResult direct) =>
+        direct.PerSecond > 0 ? (gateway.PerSecond / direct.PerSecond).ToString("F2", CultureInfo.InvariantCulture) + "×" : "";
+
+    private static string Ms(TimeSpan latency) => latency.TotalMilliseconds.ToString("F2", CultureInfo.InvariantCulture);
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    public sealed record MemoryUse(long StartRssKb, long EndRssKb, long PeakKb, long Threads);
+
+    /// <summary>One path (direct or gateway) in one mode (streaming or not) at one level of callers, over all its slices.</summary>
+    private sealed class Series(string name, ChatLoadClient client, byte[] body, bool stream, GatewayProcess? gateway)
+    {
+        private TimeSpan cpu;
+
+        public string Name { get; } = name;
+        public LoadResult Measured { get; private set; } = LoadResult.Empty;
+        public LoadResult FirstByte { get; private set; } = LoadResult.Empty;
+        public LoadResult WarmUp { get; private set; } = LoadResult.Empty;
+
+        public double? CpuPerRequest => gateway is null || Measured.Succeeded == 0 ? null : cpu.TotalMilliseconds / Measured.Succeeded;
+
+        public async Task WarmUpAsync(int callers, TimeSpan length) =>
+            WarmUp = WarmUp.Add((await RunAsync(callers, length)).Load);
+
+        public async Task MeasureSliceAsync(int callers, TimeSpan length)
+        {
+            var cpuBefore = gateway?.CpuTime() ?? TimeSpan.Zero;
+            var (load, firstBytes) = await RunAsync(callers, length);
+            if (gateway is not null)
+                cpu += gateway.CpuTime() - cpuBefore;
+            Measured = Measured.Add(load);
+            FirstByte = FirstByte.Add(firstBytes);
+        }
+
+        private async Task<(LoadResult Load, LoadResult FirstBytes)> RunAsync(int callers, TimeSpan length)
+        {
+            var firstBytes = Enumerable.Range(0, callers).Select(_ => new List<long>()).ToArray();
+            var load = await ClosedLoopLoad.RunAsync(callers, length, async (caller, _) =>
+                firstBytes[caller].Add(await client.SendAsync(caller, body, stream)));
+            var sorted = firstBytes.SelectMany(f => f).Order().ToArray();
+            return (load, new LoadResult(sorted.Length, 0, null, load.Elapsed, sorted));
+        }
+
+        public void PrintSummary(int callers)
+        {
+            var m = Measured;
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{Name,-20} callers {callers,3}: {m.PerSecond,8:F0} req/s  p50 {Ms(m.Percentile(0.50)),6} ms  p99 {Ms(m.Percentile(0.99)),7} ms  failed {m.Failed}{(CpuPerRequest is { } c ? $"  cpu {c:F3} ms/req" : "")}"));
+            if (m.FirstError is not null)
+                Console.Error.WriteLine($"  first error: {m.FirstError.GetType().Name}: {m.FirstError.Message}");
+        }
+    }
+
+    private sealed record Level(int Callers, Series DirectPlain, Series GatewayPlain, Series DirectStream, Series GatewayStream)
+    {
+        public IEnumerable<Series> Gateway => [GatewayPlain, GatewayStream];
+
+        public IEnumerable<Series> Direct => [DirectPlain, DirectStream];
+    }
+
+    private sealed class Run(ChatLoadClient direct, ChatLoadClient gateway, GatewayProcess process)
+    {
+        private static readonly byte[] PlainBody = ChatLoadClient.RequestBody(ModelSlug, stream: false);
+        private static readonly byte[] StreamBody = ChatLoadClient.RequestBody(ModelSlug, stream: true);
+        private readonly List<Series> warmUps = [];
+
+        public List<Level> Levels { get; } = [];
+
+        public MemoryUse Memory { get; set; } = new(0, 0, 0, 0);
+
+        public long Commits { get; set; }
+
+        private IEnumerable<Series> AllGateway => Levels.SelectMany(l => l.Gateway).Concat(warmUps.Where(s => s.Name.StartsWith("gateway", StringComparison.Ordinal)));
+
+        private IEnumerable<Series> AllDirect => Levels.SelectMany(l => l.Direct).Concat(warmUps.Where(s => s.Name.StartsWith("direct", StringComparison.Ordinal)));
+
+        public long GatewaySucceeded => AllGateway.Sum(s => (long)s.Measured.Succeeded + s.WarmUp.Succeeded);
+
+        public long GatewayFailed => AllGateway.Sum(s => (long)s.Measured.Failed + s.WarmUp.Failed);
+
+        public long DirectFailed => AllDirect.Sum(s => (long)s.Measured.Failed + s.WarmUp.Failed);
+
+        public string? FirstGatewayError => AllGateway
+            .Select(s => s.Measured.FirstError ?? s.WarmUp.FirstError)
+            .FirstOrDefault(e => e is not null) is { } e ? $"{e.GetType().Name}: {e.Message}" : null;
+
+        private Level NewLevel(int callers) => new(callers,
+            new Series("direct", direct, PlainBody, false, null),
+            new Series("gateway", gateway, PlainBody, false, process),
+            new Series("direct stream", direct, StreamBody, true, null),
+            new Series("gateway stream", gateway, StreamBody, true, process));
+
+        public async Task WarmUpAsync(int callers, TimeSpan length)
+        {
+            var level = NewLevel(callers);
+            foreach (var series in new[] { level.DirectPlain, level.GatewayPlain, level.DirectStream, level.GatewayStream })
+            {
+                await series.WarmUpAsync(callers, length);
+                warmUps.Add(series);
+            }
+        }
+
+        public async Task MeasureLevelAsync(int callers, TimeSpan warmUp, int slices)
+        {
+            var level = NewLevel(callers);
+            Levels.Add(level);
+            if (warmUp > TimeSpan.Zero)
+                foreach (var series in new[] { level.DirectPlain, level.GatewayPlain, level.DirectStream, level.GatewayStream })
+                    await series.WarmUpAsync(callers, warmUp);
+
+            for (var slice = 0; slice < slices; slice++)
+            {
+                foreach (var (d, g) in new[] { (level.DirectPlain, level.GatewayPlain), (level.DirectStream, level.GatewayStream) })
+                {
+                    var (first, second) = slice % 2 == 0 ? (d, g) : (g, d);
+                    await first.MeasureSliceAsync(callers, SliceLength);
+                    await second.MeasureSliceAsync(callers, SliceLength);
+                }
+            }
+            foreach (var series in new[] { level.DirectPlain, level.GatewayPlain, level.DirectStream, level.GatewayStream })
+                series.PrintSummary(callers);
+        }
+    }
+}

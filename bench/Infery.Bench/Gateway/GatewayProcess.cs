@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+
+namespace Infery.Bench.Gateway;
+
+/// <summary>
+/// The gateway as it ships: the built Infery.Api started as a process of its own with <c>dotnet Infery.Api.dll</c>,
+/// configured only through environment variables, and read from the outside (/proc) for CPU time and memory.
+/// </summary>
+public sealed class GatewayProcess : IAsyncDisposable
+{
+    /// <summary>Linux reports utime and stime in clock ticks of 1/100 s (USER_HZ) on every mainstream architecture.</summary>
+    private const double ClockTicksPerSecond = 100;
+
+    private readonly Process process;
+    private readonly Queue<string> outputTail = new();
+
+    private GatewayProcess(Process process, Uri baseUrl, string adminToken)
+    {
+        this.process = process;
+        BaseUrl = baseUrl;
+        AdminToken = adminToken;
+    }
+
+    public Uri BaseUrl { get; }
+
+    public string AdminToken { get; }
+
+    public int Pid => process.Id;
+
+    public bool HasExited => process.HasExited;
+
+    /// <summary>The gateway's last lines of output, for when it fails.</summary>
+    public string OutputTail
+    {
+        get
+        {
+            lock (outputTail)
+                return string.Join('\n', outputTail);
+        }
+    }
+
+    public static string DefaultAssemblyPath(string repositoryRoot) =>
+        Path.Combine(repositoryRoot, "src", "Infery.Api", "bin", BuildConfiguration, "net10.0", "Infery.Api.dll");
+
+    /// <summary>The configuration this benchmark was built in; the gateway next to it is built the same way.</summary>
+    public const string BuildConfiguration =
+#if DEBUG
+        "Debug";
+#else
+        "Release";
+#endif
+
+    public static async Task<GatewayProcess> StartAsync(
+        string assemblyPath, string connectionString, string catalogPath, IReadOnlyDictionary<string, string> extraEnvironment)
+    {
+        if (!File.Exists(assemblyPath))
+            throw new InvalidOperationException($"the gateway is not built at {assemblyPath}; build the solution in {BuildConfiguration} first");
+
+        var port = FreePort();
+        var baseUrl = new Uri($"http://127.0.0.1:{port}/");
+        var adminToken = $"adm_bench_{Guid.NewGuid():N}";
+        var psi = new ProcessStartInfo("dotnet", [assemblyPath, "--urls", baseUrl.ToString().TrimEnd('/')])
+        {
+            WorkingDirectory = Path.GetDirectoryName(assemblyPath)!,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.Environment["INFERY_DB"] = connectionString;
+        psi.Environment["INFERY_CATALOG"] = catalogPath;
+        psi.Environment["INFERY_ADMIN_TOKEN"] = adminToken;
+        psi.Environment["INFERY_SEED_DEMO"] = "0";
+        psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        psi.Environment["Logging__LogLevel__Default"] = "Warning";
+        psi.Environment["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning";
+        foreach (var (name, value) in extraEnvironment)
+            psi.Environment[name] = value;
+
+        var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start the gateway");
+        var gateway = new GatewayProcess(process, baseUrl, adminToken);
+        process.OutputDataReceived += (_, e) => gateway.Remember(e.Data);
+        process.ErrorDataReceived += (_, e) => gateway.Remember(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        try
+        {
+            await gateway.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+        }
+        catch
+        {
+            await gateway.DisposeAsync();
+            throw;
+        }
+        return gateway;
+    }
+
+    private void Remember(string? line)
+    {
+        if (line is null)
+            return;
+        lock (outputTail)
+        {
+            outputTail.Enqueue(line);
+            while (outputTail.Count > 40)
+                outputTail.Dequeue();
+        }
+    }
+
+    private async Task WaitUntilReadyAsync(TimeSpan limit)
+    {
+        using var client = new HttpClient { BaseAddress = BaseUrl, Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = Stopwatch.GetTimestamp() + (long)(limit.TotalSeconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            if (process.HasExited)
+                throw new InvalidOperationException($"the gateway exited with {process.ExitCode} while starting:\n{OutputTail}");
+            try
+            {
+                using var response = await client.GetAsync("health/ready");
+                if (response.StatusCode == HttpStatusCode.OK)
+                    return;
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+            await Task.Delay(100);
+        }
+        throw new InvalidOperationException($"the gateway was not ready within {limit.TotalSeconds:0} s:\n{OutputTail}");
+    }
+
+    /// <summary>Creates a workspace through the admin API, grants it credits and issues <paramref name="keyCount"/> keys at the given rpm.</summary>
+    public async Task<(string WorkspaceId, string[] Keys)> CreateWorkspaceWithKeysAsync(decimal credits, int keyCount, int rpm)
+    {
+        using var admin = new HttpClient { BaseAddress = BaseUrl };
+        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminToken);
+        var workspace = await PostAsync(admin, "admin/v1/workspaces", new { name = "benchmark" });
+        var id = workspace["id"]!.GetValue<string>();
+        await PostAsync(admin, $"admin/v1/workspaces/{id}/credits", new { amount = credits, reason = "benchmark credits" });
+        var keys = new string[keyCount];
+        for (var i = 0; i < keyCount; i++)
+            keys[i] = (await PostAsync(admin, $"admin/v1/workspaces/{id}/keys", new { name = $"benchmark key {i}", rpm }))["key"]!.GetValue<string>();
+        return (id, keys);
+    }
+
+    private static async Task<JsonObject> PostAsync(HttpClient client, string path, object body)
+    {
+        using var response = await client.PostAsJsonAsync(path, body);
+        var text = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode)
+            throw new InvalidOperationException($"POST /{path} answered {(int)response.StatusCode}: {text}");
+        return JsonNode.Parse(text)!.AsObject();
+    }
+
+    /// <summary>User plus system CPU time the gateway process has used so far.</summary>
+    public TimeSpan CpuTime()
+    {
+        // /proc/<pid>/stat: "pid (comm) state ..." — fields after the closing parenthesis; utime and stime are fields 14 and 15.
+        var stat = File.ReadAllText($"/proc/{process.Id}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return TimeSpan.FromSeconds(ticks / ClockTicksPerSecond);
+    }
+
+    /// <summary>A field of /proc/&lt;pid&gt;/status in kB, e.g. VmHWM (peak resident set) or VmRSS.</summary>
+    public long StatusKilobytes(string field)
+    {
+        foreach (var line in File.ReadLines($"/proc/{process.Id}/status"))
+            if (line.StartsWith(field + ":", StringComparison.Ordinal))
+                return long.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+        return 0;
+    }
+
+    /// <summary>Number of threads the process has, from /proc/&lt;pid&gt;/status.</summary>
+    public long Threads() => StatusKilobytes("Threads");
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+        process.Dispose();
+    }
+}
