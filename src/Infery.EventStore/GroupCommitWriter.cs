@@ -52,6 +52,8 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     {
         queue.Writer.TryComplete();
         await loop;
+        if (connection is not null)
+            await connection.DisposeAsync();
     }
 
     private async Task RunAsync()
@@ -115,16 +117,61 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
             append.Completion.TrySetException((Exception)outcome);
     }
 
+    /// <summary>
+    /// The writer's own connection, kept open between batches: no pool checkout per commit. After a failure it
+    /// is rolled back, or thrown away if it broke, and the next batch opens a fresh one.
+    /// </summary>
+    private NpgsqlConnection? connection;
+
+    private async Task<NpgsqlConnection> ConnectionAsync()
+    {
+        if (connection is { State: System.Data.ConnectionState.Open })
+            return connection;
+        if (connection is not null)
+            await connection.DisposeAsync();
+        connection = await dataSource.OpenConnectionAsync();
+        return connection;
+    }
+
     /// <returns>Per append, in order: an <see cref="AppendResult"/> or the exception to fail it with.</returns>
     private async Task<object[]> WriteAsync(List<PendingAppend> batch)
     {
-        await using var conn = await dataSource.OpenConnectionAsync();
-        await using var tx = await conn.BeginTransactionAsync();
+        var conn = await ConnectionAsync();
+        try
+        {
+            return await WriteAsync(conn, batch);
+        }
+        catch
+        {
+            // Whatever failed, no transaction may stay open on the connection the next batch uses.
+            if (conn.State == System.Data.ConnectionState.Open)
+            {
+                try
+                {
+                    await using var rollback = new NpgsqlCommand("rollback", conn);
+                    await rollback.ExecuteNonQueryAsync();
+                }
+                catch (NpgsqlException)
+                {
+                    await conn.DisposeAsync();
+                }
+            }
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// BEGIN, the writes, inline projections, NOTIFY and COMMIT go in one round-trip; a batch that must check
+    /// the versions of existing streams takes one more, first, to lock them.
+    /// </summary>
+    private async Task<object[]> WriteAsync(NpgsqlConnection conn, List<PendingAppend> batch)
+    {
         // New streams (one per request, say) have nothing to lock: a stream that exists after all makes the
         // insert of its version 1 collide, and the collision fails that append alone.
-        var versions = batch.TrueForAll(a => a.Expected == ExpectedVersion.NoStream)
-            ? new Dictionary<string, long>(StringComparer.Ordinal)
-            : await LockStreamsAsync(conn, tx, batch);
+        var needsLocks = !batch.TrueForAll(a => a.Expected == ExpectedVersion.NoStream);
+        var versions = needsLocks
+            ? await LockStreamsAsync(conn, batch)
+            : new Dictionary<string, long>(StringComparer.Ordinal);
 
         var outcomes = new object[batch.Count];
         var envelopes = new List<EventEnvelope>();
@@ -146,32 +193,34 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
             outcomes[i] = new AppendResult(current);
         }
 
+        await using var write = new NpgsqlBatch(conn);
+        if (!needsLocks)
+            write.Add("begin");
         if (envelopes.Count > 0)
         {
-            await using var write = new NpgsqlBatch(conn, tx);
             AddStreamUpserts(write, streams, versions);
             AddEventInserts(write, envelopes, now);
             foreach (var projection in options.InlineProjections)
                 projection.Project(envelopes, write);
             write.Add("select pg_notify($1, '')", options.NotifyChannel);
-            await write.ExecuteNonQueryAsync();
         }
-        await tx.CommitAsync();
+        write.Add("commit");
+        await write.ExecuteNonQueryAsync();
         return outcomes;
     }
 
-    private static async Task<Dictionary<string, long>> LockStreamsAsync(NpgsqlConnection conn, NpgsqlTransaction tx, List<PendingAppend> batch)
+    private static async Task<Dictionary<string, long>> LockStreamsAsync(NpgsqlConnection conn, List<PendingAppend> batch)
     {
         var ids = new string[batch.Count];
         for (var i = 0; i < batch.Count; i++)
             ids[i] = batch[i].StreamId;
 
         // Sorted, so two writers locking overlapping streams always take the locks in the same order.
-        await using var cmd = new NpgsqlCommand(
-            "select id, version from streams where id = any($1) order by id for update", conn, tx);
-        cmd.Parameters.AddWithValue(ids);
+        await using var lockStreams = new NpgsqlBatch(conn);
+        lockStreams.Add("begin");
+        lockStreams.Add("select id, version from streams where id = any($1) order by id for update", (object)ids);
         var versions = new Dictionary<string, long>(batch.Count, StringComparer.Ordinal);
-        await using var reader = await cmd.ExecuteReaderAsync();
+        await using var reader = await lockStreams.ExecuteReaderAsync();
         while (await reader.ReadAsync())
             versions[reader.GetString(0)] = reader.GetInt64(1);
         return versions;
