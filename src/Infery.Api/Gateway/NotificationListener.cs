@@ -1,20 +1,23 @@
 using System.Globalization;
 using Infery.Api.Gateway.Auth;
 using Infery.Api.Gateway.Billing;
+using Infery.Api.Gateway.Fallbacks;
 using Infery.Api.Infrastructure;
 using Infery.Projections.ApiKeys;
 using Infery.Projections.Balances;
+using Infery.Projections.Fallbacks;
 using Npgsql;
 
 namespace Infery.Api.Gateway;
 
 /// <summary>
 /// Follows what other instances (and this one) commit: revoked keys leave the key cache, other instances'
-/// credit changes move the in-memory balances. If the connection drops, both caches are emptied, since a
-/// notification may have been missed while it was down.
+/// credit changes move the in-memory balances, changed fallback chains are read again. If the connection
+/// drops, every cache is emptied, since a notification may have been missed while it was down.
 /// </summary>
 public sealed class NotificationListener(
-    Database database, KeyDirectory keys, CreditAccounts accounts, InstanceIdentity instance, ILogger<NotificationListener> logger)
+    Database database, KeyDirectory keys, CreditAccounts accounts, FallbackChains fallbackChains, InstanceIdentity instance,
+    ILogger<NotificationListener> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -27,10 +30,11 @@ public sealed class NotificationListener(
                 await using var conn = await database.DataSource.OpenConnectionAsync(stoppingToken);
                 conn.Notification += (_, n) => Dispatch(n.Channel, n.Payload);
                 await using (var listen = new NpgsqlCommand(
-                    $"listen {ApiKeysProjection.RevokedChannel}; listen {BalancesProjection.Channel}", conn))
+                    $"listen {ApiKeysProjection.RevokedChannel}; listen {BalancesProjection.Channel}; listen {FallbackChainsProjection.ChangedChannel}", conn))
                     await listen.ExecuteNonQueryAsync(stoppingToken);
                 keys.ForgetAll();
                 accounts.ForgetAll();
+                fallbackChains.ForgetAll();
                 while (!stoppingToken.IsCancellationRequested)
                     await conn.WaitAsync(stoppingToken);
             }
@@ -51,6 +55,11 @@ public sealed class NotificationListener(
         if (channel == ApiKeysProjection.RevokedChannel)
         {
             keys.Forget(payload);
+            return;
+        }
+        if (channel == FallbackChainsProjection.ChangedChannel)
+        {
+            fallbackChains.Forget(payload);
             return;
         }
         // origin|workspace|delta|version

@@ -4,12 +4,15 @@ using Infery.Api.Features.ApiKeys;
 using Infery.Api.Features.Admin;
 using Infery.Api.Features.Chat;
 using Infery.Api.Features.Credits;
+using Infery.Api.Features.Fallbacks;
 using Infery.Api.Features.Health;
 using Infery.Api.Features.Models;
 using Infery.Api.Features.Workspaces;
 using Infery.Api.Gateway;
 using Infery.Api.Gateway.Auth;
 using Infery.Api.Gateway.Billing;
+using Infery.Api.Gateway.Fallbacks;
+using Infery.Api.Gateway.Resilience;
 using Infery.Api.Gateway.RateLimiting;
 using Infery.Api.Http;
 using Infery.Api.Providers;
@@ -19,6 +22,7 @@ using Infery.EventStore.Schema;
 using Infery.Projections;
 using Infery.Projections.ApiKeys;
 using Infery.Projections.Balances;
+using Infery.Projections.Fallbacks;
 using Infery.Projections.Workspaces;
 using Npgsql;
 
@@ -52,6 +56,7 @@ public static class GatewayHost
                     new WorkspacesProjection(),
                     new BalancesProjection(sp.GetRequiredService<InstanceIdentity>().Id),
                     new ApiKeysProjection(),
+                    new FallbackChainsProjection(),
                 ],
             }));
         services.AddSingleton<Aggregates>();
@@ -64,6 +69,10 @@ public static class GatewayHost
 
         services.AddModelCatalog();
         services.AddSingleton<ProviderRegistry>();
+        services.Configure<ResilienceOptions>(builder.Configuration.GetSection(ResilienceOptions.Section));
+        services.AddSingleton<FallbackChains>();
+        services.AddSingleton<CircuitBreakers>();
+        services.AddSingleton<FallbackRouter>();
         services.AddSingleton<ChatPipeline>();
 
         services.AddHostedService<DemoSeeder>();
@@ -81,7 +90,8 @@ public static class GatewayHost
         app.MapChatCompletionsApi();
         app.MapAdminGroup()
             .MapWorkspacesAdminApi()
-            .MapApiKeysAdminApi();
+            .MapApiKeysAdminApi()
+            .MapFallbackChainsAdminApi();
         return app;
     }
 }
