@@ -12,6 +12,7 @@ using Infery.Api.Gateway;
 using Infery.Api.Gateway.Auth;
 using Infery.Api.Gateway.Billing;
 using Infery.Api.Gateway.Fallbacks;
+using Infery.Api.Gateway.Idempotency;
 using Infery.Api.Gateway.Resilience;
 using Infery.Api.Gateway.RateLimiting;
 using Infery.Api.Http;
@@ -33,6 +34,9 @@ public static class GatewayHost
 {
     public const long MaxRequestBodyBytes = 32 * 1024 * 1024;
 
+    /// <summary>The gateway's own tables that are not projections of events (Sql/*.sql in this assembly).</summary>
+    public static SchemaModule GatewaySchema { get; } = new("gateway", typeof(GatewayHost).Assembly);
+
     public static WebApplicationBuilder AddInferyGateway(this WebApplicationBuilder builder)
     {
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
@@ -42,7 +46,7 @@ public static class GatewayHost
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(InstanceIdentity.New());
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(Database.ConnectionStringFrom(builder.Configuration)).Build());
-        services.AddSingleton(sp => new Database(sp.GetRequiredService<NpgsqlDataSource>(), [SchemaModule.EventStore, ProjectionsSchema.Module]));
+        services.AddSingleton(sp => new Database(sp.GetRequiredService<NpgsqlDataSource>(), [SchemaModule.EventStore, ProjectionsSchema.Module, GatewaySchema]));
         services.AddHostedService<SchemaInitializer>();
 
         services.AddSingleton(sp => new EventStore.EventStore(
@@ -74,6 +78,9 @@ public static class GatewayHost
         services.AddSingleton<CircuitBreakers>();
         services.AddSingleton<FallbackRouter>();
         services.AddSingleton<ChatPipeline>();
+        services.Configure<IdempotencyOptions>(builder.Configuration.GetSection(IdempotencyOptions.Section));
+        services.AddSingleton<IdempotencyKeys>();
+        services.AddHostedService<IdempotencyKeySweeper>();
 
         services.AddHostedService<DemoSeeder>();
         return builder;
