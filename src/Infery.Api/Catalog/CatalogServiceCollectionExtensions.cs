@@ -6,7 +6,10 @@ public static class CatalogServiceCollectionExtensions
     public static IServiceCollection AddModelCatalog(this IServiceCollection services) =>
         services.AddSingleton(sp =>
         {
-            var path = CatalogLoader.ResolvePath(sp.GetRequiredService<IHostEnvironment>().ContentRootPath);
+            // Configuration includes the environment, and also settings given to the host (as tests do).
+            var configuration = sp.GetService<IConfiguration>();
+            var path = CatalogLoader.ResolvePath(sp.GetRequiredService<IHostEnvironment>().ContentRootPath,
+                name => configuration?[name] ?? Environment.GetEnvironmentVariable(name));
             var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ModelCatalog));
             return CatalogLoader.LoadFile(path, logger);
         });

@@ -1,10 +1,14 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using Infery.Api.Catalog;
 using Infery.Api.Chat;
 using Infery.Api.Gateway.Billing;
+using Infery.Api.Gateway.Fallbacks;
+using Infery.Api.Gateway.Resilience;
 using Infery.Api.Http;
 using Infery.Api.Providers;
 using Infery.Domain.Credits;
+using Infery.Domain.Fallbacks;
 using Infery.Domain.Requests;
 
 namespace Infery.Api.Gateway;
@@ -19,12 +23,15 @@ public sealed record ChatEndpoint(string Name, string IdPrefix, Func<JsonObject,
 
 /// <summary>
 /// A validated chat request from model lookup to the last byte: check the model can take it, reserve the
-/// worst case, call the provider, settle from real usage, and only then tell the client its cost —
-/// in x-credits-used, or on streams in a credits_used chunk just before [DONE].
+/// worst case of its whole fallback chain, call the provider (falling back while nothing has reached the
+/// client), settle from real usage, and only then tell the client its cost — in x-credits-used, or on
+/// streams in a credits_used chunk just before [DONE].
 /// </summary>
 public sealed class ChatPipeline(
     ModelCatalog catalog,
     ProviderRegistry providers,
+    FallbackChains fallbackChains,
+    FallbackRouter router,
     RequestBilling billing,
     TimeProvider clock,
     IHostApplicationLifetime lifetime,
@@ -43,9 +50,11 @@ public sealed class ChatPipeline(
             await unsupported.WriteAsync(http.Response);
             return;
         }
+        var chain = await ChainAsync(authorized, request, model, http.RequestAborted);
 
+        // The reservation covers the dearest model that may serve, so a fallback never spends beyond it.
         var promptEstimate = TokenEstimator.EstimatePrompt(request);
-        var worstCase = Pricing.WorstCase(promptEstimate, request.MaxTokens ?? model.MaxOutputTokens, request.N, model.Prices);
+        var worstCase = chain.Max(m => Pricing.WorstCase(promptEstimate, request.MaxTokens ?? m.MaxOutputTokens, request.N, m.Prices));
         var (reservation, refused) = await billing.ReserveAsync(authorized, worstCase, http.RequestAborted);
         if (reservation is null)
         {
@@ -56,7 +65,7 @@ public sealed class ChatPipeline(
         try
         {
             var call = new ChatCall(request, model, endpoint.IdPrefix + Guid.NewGuid().ToString("N")[..24], clock.GetUtcNow().ToUnixTimeSeconds());
-            var attempt = new Attempt(http, authorized, reservation, call, endpoint, promptEstimate);
+            var attempt = new Attempt(http, authorized, reservation, call, chain, endpoint, promptEstimate);
             if (request.Stream)
                 await StreamAsync(attempt);
             else
@@ -69,26 +78,42 @@ public sealed class ChatPipeline(
         }
     }
 
-    private sealed record Attempt(
-        HttpContext Http, AuthorizedRequest Authorized, Reservation Reservation, ChatCall Call, ChatEndpoint Endpoint, int PromptEstimate)
+    /// <summary>The requested model, then the fallbacks of its chain that can take this request.</summary>
+    private async Task<IReadOnlyList<CatalogModel>> ChainAsync(AuthorizedRequest authorized, ChatRequest request, CatalogModel requested, CancellationToken ct)
     {
+        var fallbacks = (await fallbackChains.ForAsync(authorized.Key.WorkspaceId, requested.Slug, ct)).Fallbacks;
+        if (fallbacks.Count == 0)
+            return [requested];
+        var chain = new List<CatalogModel>(fallbacks.Count + 1) { requested };
+        foreach (var slug in fallbacks)
+            if (catalog.TryGet(slug, out var fallback) && CapabilityCheck.Check(request, fallback) is null)
+                chain.Add(fallback);
+        return chain;
+    }
+
+    /// <summary>The request on its way; <see cref="Call"/> names the requested model until a provider served it, then the model that did.</summary>
+    private sealed record Attempt(
+        HttpContext Http, AuthorizedRequest Authorized, Reservation Reservation, ChatCall Call, IReadOnlyList<CatalogModel> Chain,
+        ChatEndpoint Endpoint, int PromptEstimate)
+    {
+        public IReadOnlyList<FallbackFired> Fallbacks { get; init; } = [];
         public CatalogModel Model => Call.Model;
         public HttpResponse Response => Http.Response;
     }
 
+    private Task<RoutedCall<T>> RouteAsync<T>(Attempt attempt, Func<ChatCall, CancellationToken, Task<T>> call, CancellationToken ct) where T : class =>
+        router.RunAsync(attempt.Authorized.RequestId, attempt.Authorized.Key.WorkspaceId, attempt.Call, attempt.Chain, call, ct);
+
     private async Task CompleteAsync(Attempt attempt)
     {
-        ChatResult result;
-        try
+        // Not tied to the client's connection: a provider that is generating is paid for, so the request runs to its end.
+        var routed = await RouteAsync(attempt, (call, ct) => providers.For(call.Model.Provider).CompleteAsync(call, ct), lifetime.ApplicationStopping);
+        if (routed.Value is not { } result)
         {
-            // Not tied to the client's connection: a provider that is generating is paid for, so the request runs to its end.
-            result = await providers.For(attempt.Model.Provider).CompleteAsync(attempt.Call, lifetime.ApplicationStopping);
-        }
-        catch (ProviderException e)
-        {
-            await FailAsync(attempt, e.ToApiError());
+            await FailAsync(attempt, routed.Error!, routed.Fallbacks);
             return;
         }
+        attempt = attempt with { Call = routed.Served!, Fallbacks = routed.Fallbacks };
 
         long charged;
         try
@@ -109,24 +134,35 @@ public sealed class ChatPipeline(
         body.WriteTo(json);
     }
 
+    /// <summary>A stream whose provider produced its first item; <see cref="More"/> is false when that was already the end.</summary>
+    private sealed record StartedStream(IAsyncEnumerator<ChatStreamItem> Items, bool More);
+
+    private async Task<StartedStream> StartStreamAsync(ChatCall call, CancellationToken ct)
+    {
+        var items = providers.For(call.Model.Provider).StreamAsync(call, ct).GetAsyncEnumerator(ct);
+        try
+        {
+            return new StartedStream(items, await items.MoveNextAsync());
+        }
+        catch
+        {
+            await items.DisposeAsync();
+            throw;
+        }
+    }
+
     private async Task StreamAsync(Attempt attempt)
     {
         var http = attempt.Http;
         var clientGone = http.RequestAborted;
         using var upstream = CancellationTokenSource.CreateLinkedTokenSource(clientGone, lifetime.ApplicationStopping);
-        await using var items = providers.For(attempt.Model.Provider).StreamAsync(attempt.Call, upstream.Token).GetAsyncEnumerator(upstream.Token);
 
-        // Nothing is sent until the provider produced its first item, so an upstream that fails at once
-        // still gets a proper status code (and later a fallback).
-        bool more;
+        // Nothing is sent until a provider produced its first item, so an upstream that fails at once
+        // still gets a proper status code, or is replaced by the next model of the chain.
+        RoutedCall<StartedStream> routed;
         try
         {
-            more = await items.MoveNextAsync();
-        }
-        catch (ProviderException e)
-        {
-            await FailAsync(attempt, e.ToApiError());
-            return;
+            routed = await RouteAsync(attempt, StartStreamAsync, upstream.Token);
         }
         catch (OperationCanceledException) when (clientGone.IsCancellationRequested)
         {
@@ -134,9 +170,17 @@ public sealed class ChatPipeline(
                 new ApiError(499, "The client closed the connection before the first byte.", "client_closed", null, "client_disconnected"));
             return;
         }
+        if (routed.Value is not { } started)
+        {
+            await FailAsync(attempt, routed.Error!, routed.Fallbacks);
+            return;
+        }
+        attempt = attempt with { Call = routed.Served!, Fallbacks = routed.Fallbacks };
+        await using var items = started.Items;
+        var more = started.More;
 
         ServerSentEvents.Start(attempt.Response);
-        SetModelHeader(attempt);
+        SetModelHeaders(attempt);
         TokenUsage? usage = null;
         long generatedChars = 0;
         var outcome = "completed";
@@ -205,20 +249,28 @@ public sealed class ChatPipeline(
             attempt.Endpoint.Name, attempt.Call.Request.Model, attempt.Model.Slug, attempt.Model.Provider.Name,
             usage.PromptTokens, usage.CachedTokens, usage.CacheWriteTokens, usage.CompletionTokens,
             RequestBilling.ElapsedMs(authorized), StatusCodes.Status200OK, streamed, outcome, clock.GetUtcNow());
-        return await billing.SettleAsync(authorized, attempt.Reservation, served, Pricing.Cost(usage, attempt.Model.Prices));
+        return await billing.SettleAsync(authorized, attempt.Reservation, served, Pricing.Cost(usage, attempt.Model.Prices), attempt.Fallbacks);
     }
 
-    private async Task FailAsync(Attempt attempt, ApiError error)
+    private async Task FailAsync(Attempt attempt, ApiError error, IReadOnlyList<FallbackFired> fallbacks)
     {
-        await billing.FailAsync(attempt.Authorized, attempt.Reservation, attempt.Endpoint.Name, attempt.Call.Request.Model, error);
+        await billing.FailAsync(attempt.Authorized, attempt.Reservation, attempt.Endpoint.Name, attempt.Call.Request.Model, error, fallbacks);
         await error.WriteAsync(attempt.Response);
     }
 
-    private static void SetModelHeader(Attempt attempt) => attempt.Response.Headers["x-model-used"] = attempt.Model.Slug;
+    /// <summary>What served, and when it was not the model asked for, which was and how many fallbacks it took.</summary>
+    private static void SetModelHeaders(Attempt attempt)
+    {
+        var headers = attempt.Response.Headers;
+        headers["x-model-used"] = attempt.Model.Slug;
+        headers["x-fallback-depth"] = attempt.Fallbacks.Count.ToString(CultureInfo.InvariantCulture);
+        if (attempt.Fallbacks.Count > 0)
+            headers["x-fallback-from"] = attempt.Call.Request.Model;
+    }
 
     private static void SetCostHeaders(Attempt attempt, long charged)
     {
-        SetModelHeader(attempt);
+        SetModelHeaders(attempt);
         attempt.Response.Headers["x-credits-used"] = MicroCredits.Format(charged);
     }
 

@@ -4,12 +4,16 @@ using Infery.Api.Features.ApiKeys;
 using Infery.Api.Features.Admin;
 using Infery.Api.Features.Chat;
 using Infery.Api.Features.Credits;
+using Infery.Api.Features.Fallbacks;
 using Infery.Api.Features.Health;
 using Infery.Api.Features.Models;
 using Infery.Api.Features.Workspaces;
 using Infery.Api.Gateway;
 using Infery.Api.Gateway.Auth;
 using Infery.Api.Gateway.Billing;
+using Infery.Api.Gateway.Fallbacks;
+using Infery.Api.Gateway.Idempotency;
+using Infery.Api.Gateway.Resilience;
 using Infery.Api.Gateway.RateLimiting;
 using Infery.Api.Http;
 using Infery.Api.Providers;
@@ -19,6 +23,7 @@ using Infery.EventStore.Schema;
 using Infery.Projections;
 using Infery.Projections.ApiKeys;
 using Infery.Projections.Balances;
+using Infery.Projections.Fallbacks;
 using Infery.Projections.Workspaces;
 using Npgsql;
 
@@ -29,6 +34,9 @@ public static class GatewayHost
 {
     public const long MaxRequestBodyBytes = 32 * 1024 * 1024;
 
+    /// <summary>The gateway's own tables that are not projections of events (Sql/*.sql in this assembly).</summary>
+    public static SchemaModule GatewaySchema { get; } = new("gateway", typeof(GatewayHost).Assembly);
+
     public static WebApplicationBuilder AddInferyGateway(this WebApplicationBuilder builder)
     {
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
@@ -38,7 +46,7 @@ public static class GatewayHost
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(InstanceIdentity.New());
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(Database.ConnectionStringFrom(builder.Configuration)).Build());
-        services.AddSingleton(sp => new Database(sp.GetRequiredService<NpgsqlDataSource>(), [SchemaModule.EventStore, ProjectionsSchema.Module]));
+        services.AddSingleton(sp => new Database(sp.GetRequiredService<NpgsqlDataSource>(), [SchemaModule.EventStore, ProjectionsSchema.Module, GatewaySchema]));
         services.AddHostedService<SchemaInitializer>();
 
         services.AddSingleton(sp => new EventStore.EventStore(
@@ -52,6 +60,7 @@ public static class GatewayHost
                     new WorkspacesProjection(),
                     new BalancesProjection(sp.GetRequiredService<InstanceIdentity>().Id),
                     new ApiKeysProjection(),
+                    new FallbackChainsProjection(),
                 ],
             }));
         services.AddSingleton<Aggregates>();
@@ -66,7 +75,14 @@ public static class GatewayHost
 
         services.AddModelCatalog();
         services.AddSingleton<ProviderRegistry>();
+        services.Configure<ResilienceOptions>(builder.Configuration.GetSection(ResilienceOptions.Section));
+        services.AddSingleton<FallbackChains>();
+        services.AddSingleton<CircuitBreakers>();
+        services.AddSingleton<FallbackRouter>();
         services.AddSingleton<ChatPipeline>();
+        services.Configure<IdempotencyOptions>(builder.Configuration.GetSection(IdempotencyOptions.Section));
+        services.AddSingleton<IdempotencyKeys>();
+        services.AddHostedService<IdempotencyKeySweeper>();
 
         services.AddHostedService<DemoSeeder>();
         return builder;
@@ -83,7 +99,8 @@ public static class GatewayHost
         app.MapChatCompletionsApi();
         app.MapAdminGroup()
             .MapWorkspacesAdminApi()
-            .MapApiKeysAdminApi();
+            .MapApiKeysAdminApi()
+            .MapFallbackChainsAdminApi();
         return app;
     }
 }

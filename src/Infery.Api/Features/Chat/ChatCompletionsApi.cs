@@ -1,5 +1,6 @@
 using Infery.Api.Chat;
 using Infery.Api.Gateway;
+using Infery.Api.Gateway.Idempotency;
 using Infery.Api.Http;
 using Infery.Api.Infrastructure;
 
@@ -10,11 +11,19 @@ public static class ChatCompletionsApi
 {
     public static IEndpointRouteBuilder MapChatCompletionsApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/v1/chat/completions", (HttpContext http, ChatPipeline pipeline) =>
-            Handle(http, pipeline, ChatRequestParser.Parse, ChatEndpoint.ChatCompletions)).RequireApiKey();
-        app.MapPost("/v1/completions", (HttpContext http, ChatPipeline pipeline) =>
-            Handle(http, pipeline, LegacyCompletions.ParseCompletion, ChatEndpoint.Completions)).RequireApiKey();
+        app.MapPost("/v1/chat/completions", (HttpContext http, ChatPipeline pipeline, IdempotencyKeys idempotency) =>
+            Handle(http, pipeline, idempotency, ChatRequestParser.Parse, ChatEndpoint.ChatCompletions)).RequireApiKey();
+        app.MapPost("/v1/completions", (HttpContext http, ChatPipeline pipeline, IdempotencyKeys idempotency) =>
+            Handle(http, pipeline, idempotency, LegacyCompletions.ParseCompletion, ChatEndpoint.Completions)).RequireApiKey();
         return app;
+    }
+
+    private static Task Handle(
+        HttpContext http, ChatPipeline pipeline, IdempotencyKeys idempotency, Func<System.Text.Json.Nodes.JsonNode?, ParseResult> parse, ChatEndpoint endpoint)
+    {
+        if (!http.Request.Headers.TryGetValue(IdempotencyKeys.Header, out var key))
+            return Handle(http, pipeline, parse, endpoint);
+        return idempotency.RunAsync(http, http.Authorized().Key.WorkspaceId, key.ToString(), () => Handle(http, pipeline, parse, endpoint));
     }
 
     private static async Task Handle(HttpContext http, ChatPipeline pipeline, Func<System.Text.Json.Nodes.JsonNode?, ParseResult> parse, ChatEndpoint endpoint)

@@ -92,7 +92,7 @@ public sealed class BillingFirstTests(GatewayFactory gateway) : IClassFixture<Ga
         var client = gateway.KeyClient(key);
 
         // Upstream failure: nothing charged.
-        var failed = await client.PostAsJsonAsync("/v1/chat/completions", new { model = "sim-flaky", messages = new[] { new { role = "user", content = "hi" } } });
+        var failed = await client.PostAsJsonAsync("/v1/chat/completions", Chat("[[sim:fail]] hi"));
         // Mid-stream provider failure after some chunks: charged for what was generated.
         var cut = await client.PostAsJsonAsync("/v1/chat/completions", Chat("[[sim:fail-after:3]] tell me a long story about ledgers and events", stream: true));
         await cut.Content.ReadAsStringAsync();

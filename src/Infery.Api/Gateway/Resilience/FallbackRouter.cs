@@ -1,0 +1,121 @@
+using System.Runtime.ExceptionServices;
+using Infery.Api.Catalog;
+using Infery.Api.Http;
+using Infery.Api.Providers;
+using Infery.Domain.Fallbacks;
+using Microsoft.Extensions.Options;
+using Polly.CircuitBreaker;
+
+namespace Infery.Api.Gateway.Resilience;
+
+/// <summary>
+/// How a request's chain of models went: the value and the call that produced it, or the error for the client;
+/// either way, the fallbacks that fired on the way, to be recorded with the request's outcome.
+/// </summary>
+public sealed record RoutedCall<T>(T? Value, ChatCall? Served, IReadOnlyList<FallbackFired> Fallbacks, ApiError? Error)
+    where T : class;
+
+/// <summary>
+/// Tries the requested model, then each fallback, retrying a model with backoff while the attempt budget
+/// lasts. Moves on for failures of the upstream (429, 5xx, 529, timeouts, unreachable, open circuit); a
+/// failure of the request itself (e.g. an upstream 400) ends the chain and goes to the client as it is.
+/// </summary>
+public sealed class FallbackRouter(CircuitBreakers circuits, IOptions<ResilienceOptions> options, TimeProvider clock)
+{
+    /// <param name="call">The first attempt's call, naming the requested model; each attempt gets a copy naming its model.</param>
+    /// <param name="chain">The requested model first, then the fallbacks able to take the request.</param>
+    /// <param name="attempt">One upstream call; throws <see cref="ProviderException"/> on failure.</param>
+    public async Task<RoutedCall<T>> RunAsync<T>(
+        string requestId, string workspaceId, ChatCall call, IReadOnlyList<CatalogModel> chain,
+        Func<ChatCall, CancellationToken, Task<T>> attempt, CancellationToken ct)
+        where T : class
+    {
+        var settings = options.Value;
+        var fired = new List<FallbackFired>();
+        var reasons = new List<string>();
+        var upstreamCalls = 0;
+        ProviderException? lastFailure = null;
+
+        for (var position = 0; position < chain.Count; position++)
+        {
+            var model = chain[position];
+            var modelCall = call with { Model = model };
+            var callsToModel = 0;
+            string reason;
+            while (true)
+            {
+                var outcome = await circuits.CallAsync(model, token => attempt(modelCall, token), ct);
+                if (outcome.Exception is null)
+                    return new RoutedCall<T>(outcome.Result, modelCall, fired, null);
+                if (outcome.Exception is BrokenCircuitException)
+                {
+                    reason = "circuit_open";
+                    break;
+                }
+                if (outcome.Exception is not ProviderException failure)
+                {
+                    ExceptionDispatchInfo.Throw(outcome.Exception);
+                    return null!;
+                }
+                upstreamCalls++;
+                callsToModel++;
+                if (!failure.CanFallback)
+                    return new RoutedCall<T>(null, null, fired, failure.ToApiError());
+                lastFailure = failure;
+                reason = ReasonFor(failure);
+                if (callsToModel > settings.RetriesPerModel || upstreamCalls >= settings.MaxAttemptsPerRequest
+                    || RetryDelay(failure, callsToModel, settings) is not { } delay)
+                    break;
+                await Task.Delay(delay, clock, ct);
+            }
+
+            reasons.Add(Describe(model, reason, lastFailure, callsToModel));
+            if (upstreamCalls >= settings.MaxAttemptsPerRequest)
+            {
+                if (position + 1 < chain.Count)
+                    reasons.Add($"attempt limit of {settings.MaxAttemptsPerRequest} upstream calls reached");
+                break;
+            }
+            if (position + 1 < chain.Count)
+                fired.Add(new FallbackFired(requestId, workspaceId, model.Slug, chain[position + 1].Slug, reason, fired.Count + 1, callsToModel,
+                    clock.GetUtcNow()));
+        }
+
+        // A model without fallbacks fails as its provider did, so the client sees the real cause.
+        var error = chain.Count == 1 && lastFailure is not null
+            ? lastFailure.ToApiError()
+            : new ApiError(503, $"Every model tried failed: {string.Join("; ", reasons)}.", "upstream_error", null, "all_providers_failed");
+        return new RoutedCall<T>(null, null, fired, error);
+    }
+
+    public static string ReasonFor(ProviderException failure) => failure.Failure switch
+    {
+        ProviderFailure.RateLimited => "rate_limited",
+        ProviderFailure.Overloaded => "overloaded",
+        ProviderFailure.Timeout => "timeout",
+        ProviderFailure.Unreachable => "unreachable",
+        _ => "server_error",
+    };
+
+    private static string Describe(CatalogModel model, string reason, ProviderException? failure, int calls)
+    {
+        if (calls == 0)
+            return $"{model.Slug}: {reason}";
+        var status = failure?.UpstreamStatus is { } code ? $" {code}" : "";
+        return $"{model.Slug}: {reason}{status} ({failure?.Message}){(calls > 1 ? $", {calls} calls" : "")}";
+    }
+
+    /// <summary>
+    /// How long to wait before calling the same model again, or null to move on: a timeout already cost its
+    /// full wait, and a retry-after beyond the cap is better spent on the next model.
+    /// </summary>
+    private static TimeSpan? RetryDelay(ProviderException failure, int callsSoFar, ResilienceOptions settings)
+    {
+        if (failure.Failure == ProviderFailure.Timeout)
+            return null;
+        if (failure.RetryAfter is { } retryAfter)
+            return retryAfter <= TimeSpan.FromMilliseconds(settings.MaxRetryAfterMs) ? retryAfter : null;
+        var backoff = Math.Min(settings.RetryMaxDelayMs, settings.RetryBaseDelayMs * Math.Pow(2, callsSoFar - 1));
+        return TimeSpan.FromMilliseconds(backoff / 2 + Random.Shared.NextDouble() * backoff / 2);
+    }
+}

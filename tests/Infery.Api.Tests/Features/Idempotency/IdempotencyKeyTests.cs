@@ -1,0 +1,146 @@
+using System.Net;
+using Infery.Api.Tests.Fixtures;
+
+namespace Infery.Api.Tests.Features.Idempotency;
+
+public sealed class SlowUpstreamGateway() : FakeUpstreamGateway(
+    url => Catalog([FakeProvider(url, firstByteMs: 5000), SimulatorProvider], [FakeModel("fake-slow", "up-slow"), SimChat]),
+    ConfiguredGatewayFactory.QuickRetries());
+
+/// <summary>A short wait bound, so a retry that arrives while the first request runs gets 409.</summary>
+public sealed class ImpatientGateway() : FakeUpstreamGateway(
+    url => Catalog([FakeProvider(url, firstByteMs: 5000), SimulatorProvider], [FakeModel("fake-slow", "up-slow"), SimChat]),
+    ConfiguredGatewayFactory.QuickRetries(("Idempotency:WaitForInFlightMs", "100")));
+
+public sealed class IdempotencyKeyTests(SlowUpstreamGateway fixture) : IClassFixture<SlowUpstreamGateway>
+{
+    [Fact]
+    public async Task Twenty_concurrent_requests_with_one_key_make_one_call_one_charge_and_twenty_identical_answers()
+    {
+        var calls = 0;
+        var healthy = FakeUpstreamGateway.Healthy(TimeSpan.FromMilliseconds(300));
+        fixture.Upstream.Handler = ctx => { Interlocked.Increment(ref calls); return healthy(ctx); };
+        var (_, key) = await fixture.Gateway.NewWorkspaceWithKeyAsync(10);
+        var client = fixture.Gateway.KeyClient(key);
+        var idempotencyKey = Guid.NewGuid().ToString();
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => client.ChatAsync("fake-slow", "Hello", idempotencyKey: idempotencyKey)));
+
+        responses.ShouldAllBe(r => r.StatusCode == HttpStatusCode.OK);
+        var bodies = await Task.WhenAll(responses.Select(r => r.Content.ReadAsStringAsync()));
+        bodies.Distinct().ShouldHaveSingleItem();
+        var requestIds = responses.Select(r => r.Header("x-request-id")).Distinct().ShouldHaveSingleItem();
+        responses.Select(r => r.Header("x-credits-used")).Distinct().ShouldHaveSingleItem();
+        responses.Select(r => r.Header("x-model-used")).Distinct().ShouldHaveSingleItem().ShouldBe("fake-slow");
+        responses.Count(r => r.OptionalHeader("idempotent-replayed") == "true").ShouldBe(19);
+        calls.ShouldBe(1);
+        (await RequestEvents.CountAsync(fixture.Gateway.ConnectionString, RequestEvents.RequestServed, requestIds)).ShouldBe(1);
+        (await RequestEvents.CountAsync(fixture.Gateway.ConnectionString, RequestEvents.CreditsCharged, requestIds)).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task A_retry_after_the_first_finished_is_replayed_and_a_different_body_is_refused()
+    {
+        fixture.Upstream.Handler = FakeUpstreamGateway.Healthy();
+        var (_, key) = await fixture.Gateway.NewWorkspaceWithKeyAsync(10);
+        var client = fixture.Gateway.KeyClient(key);
+        var idempotencyKey = Guid.NewGuid().ToString();
+
+        var first = await client.ChatAsync("fake-slow", "Hello", idempotencyKey: idempotencyKey);
+        var callsAfterFirst = fixture.Upstream.Calls;
+        var replay = await client.ChatAsync("fake-slow", "Hello", idempotencyKey: idempotencyKey);
+        var different = await client.ChatAsync("fake-slow", "Hello, but otherwise", idempotencyKey: idempotencyKey);
+
+        replay.StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await replay.Content.ReadAsStringAsync()).ShouldBe(await first.Content.ReadAsStringAsync());
+        replay.Header("x-request-id").ShouldBe(first.Header("x-request-id"));
+        replay.Header("idempotent-replayed").ShouldBe("true");
+        first.OptionalHeader("idempotent-replayed").ShouldBeNull();
+        different.StatusCode.ShouldBe((HttpStatusCode)422);
+        (await different.JsonAsync())["error"]!["code"]!.GetValue<string>().ShouldBe("idempotency_key_reused");
+        fixture.Upstream.Calls.ShouldBe(callsAfterFirst);
+    }
+
+    [Fact]
+    public async Task A_stream_is_replayed_as_the_same_stream()
+    {
+        var (_, key) = await fixture.Gateway.NewWorkspaceWithKeyAsync(10);
+        var client = fixture.Gateway.KeyClient(key);
+        var idempotencyKey = Guid.NewGuid().ToString();
+
+        var first = await client.ChatAsync("sim-chat", "Tell me a story", stream: true, idempotencyKey: idempotencyKey);
+        var firstBody = await first.Content.ReadAsStringAsync();
+        var replay = await client.ChatAsync("sim-chat", "Tell me a story", stream: true, idempotencyKey: idempotencyKey);
+
+        replay.Content.Headers.ContentType!.MediaType.ShouldBe("text/event-stream");
+        replay.Header("idempotent-replayed").ShouldBe("true");
+        (await replay.Content.ReadAsStringAsync()).ShouldBe(firstBody);
+        firstBody.ShouldContain("credits_used");
+        firstBody.ShouldEndWith("data: [DONE]\n\n");
+        (await RequestEvents.CountAsync(fixture.Gateway.ConnectionString, RequestEvents.CreditsCharged, first.Header("x-request-id"))).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task A_request_no_provider_served_releases_its_key_so_a_retry_runs()
+    {
+        fixture.Upstream.Handler = FakeUpstreamGateway.Failing(503);
+        var (_, key) = await fixture.Gateway.NewWorkspaceWithKeyAsync(10);
+        var client = fixture.Gateway.KeyClient(key);
+        var idempotencyKey = Guid.NewGuid().ToString();
+
+        var failed = await client.ChatAsync("fake-slow", "Hello", idempotencyKey: idempotencyKey);
+        fixture.Upstream.Handler = FakeUpstreamGateway.Healthy();
+        var retried = await client.ChatAsync("fake-slow", "Hello", idempotencyKey: idempotencyKey);
+
+        failed.StatusCode.ShouldBe(HttpStatusCode.ServiceUnavailable);
+        retried.StatusCode.ShouldBe(HttpStatusCode.OK);
+        retried.OptionalHeader("idempotent-replayed").ShouldBeNull();
+        retried.Header("x-request-id").ShouldNotBe(failed.Header("x-request-id"));
+    }
+
+    [Fact]
+    public async Task A_key_longer_than_255_characters_is_refused()
+    {
+        var (_, key) = await fixture.Gateway.NewWorkspaceWithKeyAsync(10);
+
+        var response = await fixture.Gateway.KeyClient(key).ChatAsync("sim-chat", "Hello", idempotencyKey: new string('k', 256));
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        (await response.JsonAsync())["error"]!["param"]!.GetValue<string>().ShouldBe("Idempotency-Key");
+    }
+
+    [Fact]
+    public async Task Keys_belong_to_their_workspace()
+    {
+        var (_, firstKey) = await fixture.Gateway.NewWorkspaceWithKeyAsync(10);
+        var (_, secondKey) = await fixture.Gateway.NewWorkspaceWithKeyAsync(10);
+        var idempotencyKey = Guid.NewGuid().ToString();
+
+        var first = await fixture.Gateway.KeyClient(firstKey).ChatAsync("sim-chat", "Hello", idempotencyKey: idempotencyKey);
+        var second = await fixture.Gateway.KeyClient(secondKey).ChatAsync("sim-chat", "Hello", idempotencyKey: idempotencyKey);
+
+        second.OptionalHeader("idempotent-replayed").ShouldBeNull();
+        second.Header("x-request-id").ShouldNotBe(first.Header("x-request-id"));
+    }
+}
+
+public sealed class IdempotencyInFlightTests(ImpatientGateway fixture) : IClassFixture<ImpatientGateway>
+{
+    [Fact]
+    public async Task A_retry_that_cannot_wait_for_the_first_request_gets_409()
+    {
+        fixture.Upstream.Handler = FakeUpstreamGateway.Healthy(TimeSpan.FromMilliseconds(1500));
+        var (_, key) = await fixture.Gateway.NewWorkspaceWithKeyAsync(10);
+        var client = fixture.Gateway.KeyClient(key);
+        var idempotencyKey = Guid.NewGuid().ToString();
+
+        var first = client.ChatAsync("fake-slow", "Hello", idempotencyKey: idempotencyKey);
+        await Task.Delay(300);
+        var second = await client.ChatAsync("fake-slow", "Hello", idempotencyKey: idempotencyKey);
+
+        second.StatusCode.ShouldBe(HttpStatusCode.Conflict);
+        (await second.JsonAsync())["error"]!["code"]!.GetValue<string>().ShouldBe("idempotency_key_in_flight");
+        (await first).StatusCode.ShouldBe(HttpStatusCode.OK);
+        fixture.Upstream.Calls.ShouldBe(1);
+    }
+}
