@@ -1,4 +1,5 @@
 using Infery.Api.Catalog;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Internal;
@@ -151,15 +152,29 @@ public class CatalogLoaderTests
     [Fact]
     public void The_catalog_is_registered_from_the_content_root()
     {
-        var services = new ServiceCollection()
-            .AddLogging()
-            .AddSingleton<IHostEnvironment>(new HostingEnvironment { ContentRootPath = AppContext.BaseDirectory })
-            .AddModelCatalog();
-
-        using var provider = services.BuildServiceProvider();
+        using var provider = CatalogServices(new Dictionary<string, string?>());
 
         provider.GetRequiredService<ModelCatalog>().TryGet("sim-chat", out _).ShouldBeTrue();
     }
+
+    [Fact]
+    public void INFERY_CATALOG_is_read_from_configuration_not_only_the_environment()
+    {
+        var path = Path.Combine(Directory.CreateTempSubdirectory("infery-catalog-").FullName, "models.json");
+        File.WriteAllText(path, $$"""{ "providers": [{{Simulator}}], "models": [{{Model("only-this", "sim")}}] }""");
+
+        using var provider = CatalogServices(new Dictionary<string, string?> { ["INFERY_CATALOG"] = path });
+
+        provider.GetRequiredService<ModelCatalog>().All.Select(m => m.Slug).ShouldBe(["only-this"]);
+        Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
+    }
+
+    private static ServiceProvider CatalogServices(Dictionary<string, string?> settings) => new ServiceCollection()
+        .AddLogging()
+        .AddSingleton<IHostEnvironment>(new HostingEnvironment { ContentRootPath = AppContext.BaseDirectory })
+        .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(settings).Build())
+        .AddModelCatalog()
+        .BuildServiceProvider();
 
     [Fact]
     public void A_missing_file_is_a_clear_error()

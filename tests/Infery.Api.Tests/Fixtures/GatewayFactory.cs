@@ -32,6 +32,9 @@ public class GatewayFactory : WebApplicationFactory<Program>, IAsyncLifetime
     /// <summary>A catalog file to serve instead of the shipped one (e.g. models pointing at fake upstreams).</summary>
     protected virtual string? CatalogPath => null;
 
+    /// <summary>Further configuration for this gateway, e.g. resilience settings.</summary>
+    protected virtual IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>();
+
     public virtual async Task InitializeAsync()
     {
         ConnectionString = sharedDatabase ?? await PostgresServer.CreateDatabaseAsync("api");
@@ -44,6 +47,8 @@ public class GatewayFactory : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseSetting("INFERY_ADMIN_TOKEN", AdminToken);
         if (CatalogPath is { } catalog)
             builder.UseSetting("INFERY_CATALOG", catalog);
+        foreach (var (name, value) in Settings)
+            builder.UseSetting(name, value);
         builder.UseEnvironment("Testing");
     }
 

@@ -82,8 +82,9 @@ public sealed class FallbackRouter(CircuitBreakers circuits, IOptions<Resilience
         }
 
         // A model without fallbacks fails as its provider did, so the client sees the real cause.
-        var error = chain.Count == 1 && lastFailure is not null
-            ? lastFailure.ToApiError()
+        var error = chain.Count == 1
+            ? lastFailure?.ToApiError() ?? new ApiError(503,
+                $"{chain[0].Slug} failed repeatedly and is paused for a moment; retry shortly.", "upstream_error", null, "upstream_circuit_open")
             : new ApiError(503, $"Every model tried failed: {string.Join("; ", reasons)}.", "upstream_error", null, "all_providers_failed");
         return new RoutedCall<T>(null, null, fired, error);
     }
