@@ -190,8 +190,8 @@ public sealed class ChatPipeline(
             while (more)
             {
                 var item = items.Current;
-                if (item.Usage is { } final)
-                    usage = final;
+                if (item.Usage is { } reported)
+                    usage = reported;
                 if (item.Chunk is { } chunk)
                 {
                     generatedChars += GeneratedChars(chunk);
@@ -209,8 +209,7 @@ public sealed class ChatPipeline(
             outcome = "client_disconnected";
         }
 
-        // Charge what was generated: the provider's own count when it gave one, else counted from the text sent.
-        usage ??= new TokenUsage(attempt.PromptEstimate, TokenEstimator.FromChars(generatedChars));
+        usage = ChargeableUsage(usage, ranToEnd: failure is null && outcome == "completed", attempt.PromptEstimate, generatedChars);
         long charged;
         try
         {
@@ -239,6 +238,18 @@ public sealed class ChatPipeline(
         catch (Exception e) when (e is OperationCanceledException or IOException)
         {
         }
+    }
+
+    /// <summary>
+    /// Charge what was generated. A stream that ran to its end is charged by the provider's final count; one cut
+    /// short by the provider's count so far, but never for less output than the text the client received.
+    /// </summary>
+    private static TokenUsage ChargeableUsage(TokenUsage? reported, bool ranToEnd, int promptEstimate, long generatedChars)
+    {
+        var received = TokenEstimator.FromChars(generatedChars);
+        if (reported is null)
+            return new TokenUsage(promptEstimate, received);
+        return ranToEnd ? reported : reported with { CompletionTokens = Math.Max(reported.CompletionTokens, received) };
     }
 
     private async Task<long> SettleAsync(Attempt attempt, TokenUsage usage, bool streamed, string outcome)

@@ -14,13 +14,15 @@ public sealed record ChatCall(ChatRequest Request, CatalogModel Model, string Re
 public sealed record ChatResult(JsonObject Completion, TokenUsage Usage);
 
 /// <summary>
-/// One item of a stream: an OpenAI chat.completion.chunk to forward (with non-empty choices), or, as the
-/// last item, the upstream's final usage. Adapters never yield the usage-only chunk or [DONE]: the
-/// gateway writes those itself.
+/// One item of a stream: an OpenAI chat.completion.chunk to forward (with non-empty choices), optionally
+/// with the upstream's usage so far; or, as the last item, the upstream's final usage. The latest usage
+/// wins, so a stream cut short is still charged by the provider's own counts. Adapters never yield the
+/// usage-only chunk or [DONE]: the gateway writes those itself.
 /// </summary>
 public readonly record struct ChatStreamItem(JsonObject? Chunk, TokenUsage? Usage)
 {
-    public static ChatStreamItem Of(JsonObject chunk) => new(chunk, null);
+    public static ChatStreamItem Of(JsonObject chunk, TokenUsage? usageSoFar = null) =>
+        new(chunk, usageSoFar == TokenUsage.Zero ? null : usageSoFar);
 
     public static ChatStreamItem Final(TokenUsage usage) => new(null, usage);
 }

@@ -25,7 +25,7 @@ public sealed class AnthropicProvider(HttpClient http) : IChatProvider
         await foreach (var sse in SseReader.ReadAsync(body, call.Model.Provider.Timeouts.Idle, ct))
         {
             if (translator.Translate(sse) is { } chunk)
-                yield return ChatStreamItem.Of(chunk);
+                yield return ChatStreamItem.Of(chunk, translator.Usage);
             if (translator.Finished)
             {
                 yield return ChatStreamItem.Final(translator.Usage);

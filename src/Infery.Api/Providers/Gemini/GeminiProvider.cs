@@ -27,7 +27,7 @@ public sealed class GeminiProvider(HttpClient http) : IChatProvider
         await foreach (var sse in SseReader.ReadAsync(body, call.Model.Provider.Timeouts.Idle, ct))
         {
             foreach (var chunk in translator.Translate(sse.Data))
-                yield return ChatStreamItem.Of(chunk);
+                yield return ChatStreamItem.Of(chunk, translator.Usage);
         }
         foreach (var chunk in translator.Complete())
             yield return ChatStreamItem.Of(chunk);

@@ -136,7 +136,7 @@ public sealed class BillingFirstTests(GatewayFactory gateway) : IClassFixture<Ga
     private static async Task WaitForAsync(Func<Task<bool>> condition)
     {
         // Settling after a client left happens just after the response ends; give it a moment, then insist.
-        for (var i = 0; i < 100 && !await condition(); i++)
+        for (var i = 0; i < 500 && !await condition(); i++)
             await Task.Delay(20);
         (await condition()).ShouldBeTrue();
     }

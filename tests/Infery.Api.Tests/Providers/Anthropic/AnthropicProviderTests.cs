@@ -374,7 +374,7 @@ public sealed class AnthropicProviderTests : IAsyncLifetime
         chunks.Select(Delta).Skip(1).Take(2).Select(d => d["content"]!.GetValue<string>()).ShouldBe(["Hel", "lo"]);
         chunks[3]["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("stop");
         items[^1].ShouldBe(ChatStreamItem.Final(new TokenUsage(25, 15)));
-        items.Count(i => i.Usage is not null).ShouldBe(1);
+        items.Count(i => i.Chunk is null).ShouldBe(1, "the final usage comes once, as the last item");
         SentBody()["stream"]!.GetValue<bool>().ShouldBeTrue();
     }
 
@@ -459,7 +459,7 @@ public sealed class AnthropicProviderTests : IAsyncLifetime
         var (items, error) = await Stream(Request([User("hi")], stream: true));
 
         error.ShouldBeNull();
-        var usage = items.Single(i => i.Usage is not null).Usage!;
+        var usage = items.Single(i => i.Chunk is null).Usage!;
         usage.ShouldBe(new TokenUsage(PromptTokens: 1210, CompletionTokens: 57, CachedTokens: 1000, CacheWriteTokens: 200));
     }
 
@@ -511,7 +511,8 @@ public sealed class AnthropicProviderTests : IAsyncLifetime
         var (items, error) = await Stream(Request([User("hi")], stream: true));
 
         items.Count.ShouldBe(2);
-        items.ShouldAllBe(i => i.Usage == null);
+        items.ShouldAllBe(i => i.Chunk != null, "no final usage for a stream that never finished");
+        items[^1].Usage.ShouldBe(new TokenUsage(25, 1), "but the usage so far rides along, for charging what was generated");
         error.ShouldBeOfType<ProviderException>().Failure.ShouldBe(ProviderFailure.Malformed);
     }
 

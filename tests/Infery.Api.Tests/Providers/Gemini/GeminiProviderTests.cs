@@ -390,7 +390,7 @@ public sealed class GeminiProviderTests : IAsyncLifetime
             && c["created"]!.GetValue<long>() == Created
             && c["model"]!.GetValue<string>() == "gemini-flash");
 
-        items.Count(i => i.Usage is not null).ShouldBe(1);
+        items.Count(i => i.Chunk is null).ShouldBe(1, "the final usage comes once, as the last item");
         items[^1].Usage.ShouldBe(new TokenUsage(7, 7));
     }
 
