@@ -2,7 +2,7 @@ using Infery.Domain.Requests;
 
 namespace Infery.Domain.Credits;
 
-/// <summary>What a served request produces: its record and its charge, appended together on the request's stream.</summary>
+/// <summary>What a served request produces: its record and its charge, appended together on a stream of the request's own.</summary>
 public static class Charge
 {
     public static string StreamId(string requestId) => $"request-{requestId}";

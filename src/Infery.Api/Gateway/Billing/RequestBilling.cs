@@ -8,8 +8,15 @@ using Infery.EventStore;
 
 namespace Infery.Api.Gateway.Billing;
 
-/// <summary>A request whose key was accepted and whose rate limit allowed it.</summary>
-public sealed record AuthorizedRequest(KeyEntry Key, string RequestId, long StartedAt);
+/// <summary>
+/// A request whose key was accepted and whose rate limit allowed it. <see cref="RequestId"/> is what the client
+/// sees in x-request-id (its own, if it sent one, so not necessarily unique); <see cref="StreamId"/> is the
+/// request's own event stream, always new.
+/// </summary>
+public sealed record AuthorizedRequest(KeyEntry Key, string RequestId, long StartedAt)
+{
+    public string StreamId { get; } = Charge.StreamId(Guid.NewGuid().ToString("N"));
+}
 
 /// <summary>
 /// The billing-first path every paid endpoint goes through: authenticate, rate-limit, reserve the worst
@@ -72,7 +79,7 @@ public sealed class RequestBilling(
         var charged = ((CreditsCharged)events[^1]).Amount;
         try
         {
-            await store.AppendAsync(Charge.StreamId(request.RequestId), "request", ExpectedVersion.NoStream, events,
+            await store.AppendAsync(request.StreamId, "request", ExpectedVersion.NoStream, events,
                 Metadata(request), CancellationToken.None);
         }
         catch
@@ -92,7 +99,7 @@ public sealed class RequestBilling(
             error.Status, error.Code ?? error.Type, ElapsedMs(request), clock.GetUtcNow());
         try
         {
-            await store.AppendAsync(Charge.StreamId(request.RequestId), "request", ExpectedVersion.NoStream,
+            await store.AppendAsync(request.StreamId, "request", ExpectedVersion.NoStream,
                 [.. extraEvents ?? [], failed], Metadata(request), CancellationToken.None);
         }
         catch (Exception e)
