@@ -17,6 +17,7 @@ using Infery.Api.Gateway.Resilience;
 using Infery.Api.Gateway.RateLimiting;
 using Infery.Api.Http;
 using Infery.Api.Providers;
+using Infery.Domain;
 using Infery.Domain.Credits;
 using Infery.EventStore;
 using Infery.EventStore.Schema;
@@ -51,7 +52,7 @@ public static class GatewayHost
 
         services.AddSingleton(sp => new EventStore.EventStore(
             sp.GetRequiredService<NpgsqlDataSource>(),
-            new EventTypeRegistry().RegisterAll(typeof(CreditsCharged).Assembly),
+            new EventTypeRegistry(DomainEventsJson.Default).RegisterAll(typeof(CreditsCharged).Assembly),
             new EventStoreOptions
             {
                 Clock = sp.GetRequiredService<TimeProvider>(),

@@ -97,30 +97,55 @@ public sealed class OpenAiCompatibleProvider(HttpClient http) : IChatProvider
     private static HttpRequestMessage BuildRequest(ChatCall call, bool stream)
     {
         var provider = call.Model.Provider;
-        var body = call.Request.Body.DeepClone().AsObject();
-        body["model"] = call.Model.UpstreamModel;
-        if (stream)
-        {
-            body["stream"] = true;
-            // Usage is what we bill by, so it is requested whatever the client asked for.
-            var streamOptions = body["stream_options"] as JsonObject ?? new JsonObject();
-            streamOptions["include_usage"] = true;
-            body["stream_options"] = streamOptions;
-        }
-        else
-        {
-            body["stream"] = false;
-            body.Remove("stream_options");
-        }
-
         var request = new HttpRequestMessage(HttpMethod.Post, ChatCompletionsUrl(provider))
         {
-            Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"),
+            Content = new ByteArrayContent(RequestBody(call.Request.Body, call.Model.UpstreamModel, stream)),
         };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(stream ? "text/event-stream" : "application/json"));
         if (provider.ApiKey is { Length: > 0 } key)
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return request;
+    }
+
+    /// <summary>
+    /// The client's body as sent, written straight to bytes with the upstream's model name. Streams always ask
+    /// for usage, since that is what we bill by; a non-streaming call drops stream_options, which OpenAI refuses there.
+    /// </summary>
+    private static byte[] RequestBody(JsonObject body, string upstreamModel, bool stream)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("model", upstreamModel);
+            json.WriteBoolean("stream", stream);
+            WritePropertiesExcept(json, body, "model", "stream", "stream_options");
+            if (stream)
+            {
+                json.WriteStartObject("stream_options");
+                if (body["stream_options"] is JsonObject clientOptions)
+                    WritePropertiesExcept(json, clientOptions, "include_usage");
+                json.WriteBoolean("include_usage", true);
+                json.WriteEndObject();
+            }
+            json.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void WritePropertiesExcept(Utf8JsonWriter json, JsonObject source, params ReadOnlySpan<string> skipped)
+    {
+        foreach (var (name, value) in source)
+        {
+            if (skipped.Contains(name))
+                continue;
+            json.WritePropertyName(name);
+            if (value is null)
+                json.WriteNullValue();
+            else
+                value.WriteTo(json);
+        }
     }
 
     private static Uri ChatCompletionsUrl(ProviderConfig provider)
