@@ -53,6 +53,25 @@ public static class UpstreamHttp
         }
     }
 
+    /// <summary>The whole body of a non-streaming answer; an upstream that sends nothing for the idle timeout has stalled.</summary>
+    public static async Task<string> ReadBodyAsync(HttpResponseMessage response, TimeSpan idleTimeout, CancellationToken ct)
+    {
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        idle.CancelAfter(idleTimeout);
+        try
+        {
+            return await response.Content.ReadAsStringAsync(idle.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new ProviderException(ProviderFailure.Timeout, $"the response body did not arrive within {idleTimeout.TotalSeconds:0.#}s");
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            throw new ProviderException(ProviderFailure.Unreachable, "the provider's connection broke while sending the response", inner: e);
+        }
+    }
+
     public static ProviderException FromStatus(int status, string message, TimeSpan? retryAfter = null)
     {
         var failure = status switch

@@ -13,7 +13,7 @@ public sealed class AnthropicProvider(HttpClient http) : IChatProvider
     public async Task<ChatResult> CompleteAsync(ChatCall call, CancellationToken ct)
     {
         using var response = await SendAsync(call, stream: false, ct);
-        var body = await ReadBodyAsync(response, call, ct);
+        var body = await UpstreamHttp.ReadBodyAsync(response, call.Model.Provider.Timeouts.Idle, ct);
         return AnthropicResponseMapper.Map(call, body, AnthropicRequestMapper.WantsJson(call.Request));
     }
 
@@ -49,25 +49,5 @@ public sealed class AnthropicProvider(HttpClient http) : IChatProvider
         if (stream)
             request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
         return await UpstreamHttp.SendAsync(http, request, provider.Timeouts, AnthropicResponseMapper.DescribeError, ct);
-    }
-
-    /// <summary>The whole body of a non-streaming answer, which must arrive within the idle timeout.</summary>
-    private static async Task<string> ReadBodyAsync(HttpResponseMessage response, ChatCall call, CancellationToken ct)
-    {
-        var idle = call.Model.Provider.Timeouts.Idle;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(idle);
-        try
-        {
-            return await response.Content.ReadAsStringAsync(timeout.Token);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            throw new ProviderException(ProviderFailure.Timeout, $"the response body did not arrive within {idle.TotalSeconds:0.#}s");
-        }
-        catch (Exception e) when (e is HttpRequestException or IOException)
-        {
-            throw new ProviderException(ProviderFailure.Unreachable, "the provider's connection broke while sending the response", inner: e);
-        }
     }
 }

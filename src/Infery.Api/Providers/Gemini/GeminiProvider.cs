@@ -14,7 +14,7 @@ public sealed class GeminiProvider(HttpClient http) : IChatProvider
     public async Task<ChatResult> CompleteAsync(ChatCall call, CancellationToken ct)
     {
         using var response = await SendAsync(call, "generateContent", ct);
-        var body = await ReadBodyAsync(response, call.Model.Provider.Timeouts.Idle, ct);
+        var body = await UpstreamHttp.ReadBodyAsync(response, call.Model.Provider.Timeouts.Idle, ct);
         return GeminiResponseTranslator.ToResult(body, call);
     }
 
@@ -59,25 +59,6 @@ public sealed class GeminiProvider(HttpClient http) : IChatProvider
         catch (ProviderException e) when (error is { IsInvalidApiKey: true })
         {
             throw new ProviderException(ProviderFailure.Unauthorized, e.Message, e.UpstreamStatus, e.RetryAfter, e);
-        }
-    }
-
-    /// <summary>Reads a whole body; an upstream that stops sending for the idle timeout has stalled.</summary>
-    private static async Task<string> ReadBodyAsync(HttpResponseMessage response, TimeSpan idleTimeout, CancellationToken ct)
-    {
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        idle.CancelAfter(idleTimeout);
-        try
-        {
-            return await response.Content.ReadAsStringAsync(idle.Token);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            throw new ProviderException(ProviderFailure.Timeout, $"the response body stalled for {idleTimeout.TotalSeconds:0.#}s");
-        }
-        catch (Exception e) when (e is HttpRequestException or IOException)
-        {
-            throw new ProviderException(ProviderFailure.Unreachable, "the provider's connection broke while sending the response", inner: e);
         }
     }
 }

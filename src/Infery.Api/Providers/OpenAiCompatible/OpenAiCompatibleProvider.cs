@@ -20,7 +20,7 @@ public sealed class OpenAiCompatibleProvider(HttpClient http) : IChatProvider
         using var request = BuildRequest(call, stream: false);
         using var response = await UpstreamHttp.SendAsync(http, request, timeouts, DescribeError, ct);
 
-        var completion = ParseObject(await ReadBodyAsync(response, timeouts, ct), "response body");
+        var completion = ParseObject(await UpstreamHttp.ReadBodyAsync(response, timeouts.Idle, ct), "response body");
         if (completion["error"] is { } error)
             throw FromErrorPayload(error);
         if (completion["choices"] is not JsonArray choices)
@@ -154,24 +154,6 @@ public sealed class OpenAiCompatibleProvider(HttpClient http) : IChatProvider
             ?? throw new InvalidOperationException($"Provider '{provider.Name}' has no base URL.");
         var withSlash = baseUrl.AbsoluteUri.EndsWith('/') ? baseUrl : new Uri(baseUrl.AbsoluteUri + "/");
         return new Uri(withSlash, "chat/completions");
-    }
-
-    private static async Task<string> ReadBodyAsync(HttpResponseMessage response, ProviderTimeouts timeouts, CancellationToken ct)
-    {
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        idle.CancelAfter(timeouts.Idle);
-        try
-        {
-            return await response.Content.ReadAsStringAsync(idle.Token);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            throw new ProviderException(ProviderFailure.Timeout, $"the response body did not arrive within {timeouts.Idle.TotalSeconds:0.#}s");
-        }
-        catch (Exception e) when (e is HttpRequestException or IOException)
-        {
-            throw new ProviderException(ProviderFailure.Unreachable, "the provider's connection broke while sending the response", inner: e);
-        }
     }
 
     private static JsonObject ParseObject(string json, string what)
