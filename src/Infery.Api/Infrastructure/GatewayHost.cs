@@ -46,7 +46,7 @@ public static class GatewayHost
         var services = builder.Services;
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(InstanceIdentity.New());
-        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(Database.ConnectionStringFrom(builder.Configuration)).Build());
+        services.AddSingleton(_ => DataSourceFor(Database.ConnectionStringFrom(builder.Configuration)));
         services.AddSingleton(sp => new Database(sp.GetRequiredService<NpgsqlDataSource>(), [SchemaModule.EventStore, ProjectionsSchema.Module, GatewaySchema]));
         services.AddHostedService<SchemaInitializer>();
 
@@ -87,6 +87,18 @@ public static class GatewayHost
 
         services.AddHostedService<DemoSeeder>();
         return builder;
+    }
+
+    /// <summary>
+    /// The same few statements run for every request (the charge batch above all), so they are prepared once per
+    /// connection rather than parsed and planned each time — unless the connection string says otherwise.
+    /// </summary>
+    private static NpgsqlDataSource DataSourceFor(string connectionString)
+    {
+        var dataSource = new NpgsqlDataSourceBuilder(connectionString);
+        if (!connectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase))
+            dataSource.ConnectionStringBuilder.MaxAutoPrepare = 64;
+        return dataSource.Build();
     }
 
     public static WebApplication UseInferyGateway(this WebApplication app)
