@@ -69,10 +69,13 @@ public sealed class IdempotencyKeys(NpgsqlDataSource db, IOptions<IdempotencyOpt
         await RunAndKeepAsync(http, workspaceId, key, requestId, handle);
     }
 
+    /// <summary>A response longer than this is not kept: the key is released and a retry runs afresh.</summary>
+    public const int MaxKeptResponseBytes = 8 * 1024 * 1024;
+
     private async Task RunAndKeepAsync(HttpContext http, string workspaceId, string key, string requestId, Func<Task> handle)
     {
         var original = http.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
-        var recording = new RecordingStream(original.Stream);
+        var recording = new RecordingStream(original.Stream, MaxKeptResponseBytes);
         var recorder = new StreamResponseBodyFeature(recording, original);
         http.Features.Set<IHttpResponseBodyFeature>(recorder);
         var kept = false;
@@ -80,7 +83,7 @@ public sealed class IdempotencyKeys(NpgsqlDataSource db, IOptions<IdempotencyOpt
         {
             await handle();
             await recorder.CompleteAsync();
-            if (WorthKeeping(http.Response.StatusCode))
+            if (WorthKeeping(http.Response.StatusCode) && !recording.Overflowed)
             {
                 var headers = KeptHeaders
                     .Where(name => http.Response.Headers.ContainsKey(name))

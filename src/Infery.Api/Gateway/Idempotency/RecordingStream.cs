@@ -1,15 +1,20 @@
 namespace Infery.Api.Gateway.Idempotency;
 
-/// <summary>Passes every write through to the response and keeps a copy, so the response can be replayed later.</summary>
-public sealed class RecordingStream(Stream inner) : Stream
+/// <summary>
+/// Passes every write through to the response and keeps a copy, so the response can be replayed later — up to
+/// <paramref name="maxBytes"/>: a longer response is passed through but not kept (<see cref="Overflowed"/>).
+/// </summary>
+public sealed class RecordingStream(Stream inner, int maxBytes) : Stream
 {
     private readonly MemoryStream copy = new();
 
     public byte[] Recorded => copy.ToArray();
 
+    public bool Overflowed { get; private set; }
+
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        copy.Write(buffer.Span);
+        Keep(buffer.Span);
         await inner.WriteAsync(buffer, cancellationToken);
     }
 
@@ -18,8 +23,21 @@ public sealed class RecordingStream(Stream inner) : Stream
 
     public override void Write(byte[] buffer, int offset, int count)
     {
-        copy.Write(buffer, offset, count);
+        Keep(buffer.AsSpan(offset, count));
         inner.Write(buffer, offset, count);
+    }
+
+    private void Keep(ReadOnlySpan<byte> bytes)
+    {
+        if (Overflowed)
+            return;
+        if (copy.Length + bytes.Length > maxBytes)
+        {
+            Overflowed = true;
+            copy.SetLength(0);
+            return;
+        }
+        copy.Write(bytes);
     }
 
     public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
