@@ -175,7 +175,7 @@ internal static class AnthropicRequestMapper
 
     private static JsonObject ImageBlock(ImagePart image)
     {
-        if (DataUri.TryParse(image.Url, out var data))
+        if (DataUriContent.TryParse(image.Url, out var data))
             return DataBlock(data, title: null);
         if (image.Url.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
             || image.Url.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
@@ -193,7 +193,7 @@ internal static class AnthropicRequestMapper
     {
         if (file.FileData is null)
             throw BadRequest("file parts must carry file_data; file ids are not supported by Anthropic models");
-        if (DataUri.TryParse(file.FileData, out var data))
+        if (DataUriContent.TryParse(file.FileData, out var data))
             return DataBlock(data, file.Filename);
 
         // Raw base64 without a data: prefix: the file name is all that tells what it is.
@@ -207,10 +207,10 @@ internal static class AnthropicRequestMapper
             ".webp" => "image/webp",
             _ => throw BadRequest("file_data must be a data: URI or name a file of a known type"),
         };
-        return DataBlock(new DataUri(mediaType, IsBase64: true, file.FileData), file.Filename);
+        return DataBlock(new DataUriContent(mediaType, IsBase64: true, file.FileData), file.Filename);
     }
 
-    private static JsonObject DataBlock(DataUri data, string? title)
+    private static JsonObject DataBlock(DataUriContent data, string? title)
     {
         JsonObject block;
         if (data.MediaType == "application/pdf")
@@ -222,7 +222,7 @@ internal static class AnthropicRequestMapper
             block = new JsonObject
             {
                 ["type"] = "document",
-                ["source"] = new JsonObject { ["type"] = "text", ["media_type"] = "text/plain", ["data"] = data.Text() },
+                ["source"] = new JsonObject { ["type"] = "text", ["media_type"] = "text/plain", ["data"] = TextOf(data) },
             };
         }
         else if (data.MediaType.StartsWith("image/", StringComparison.Ordinal))
@@ -239,11 +239,11 @@ internal static class AnthropicRequestMapper
         return block;
     }
 
-    private static JsonObject Base64Source(DataUri data)
+    private static JsonObject Base64Source(DataUriContent data)
     {
         if (!data.IsBase64)
             throw BadRequest($"{data.MediaType} data must be base64-encoded");
-        return new JsonObject { ["type"] = "base64", ["media_type"] = data.MediaType, ["data"] = data.Data };
+        return new JsonObject { ["type"] = "base64", ["media_type"] = data.MediaType, ["data"] = data.Payload };
     }
 
     private static void MapTools(ChatRequest request, JsonObject body)
@@ -296,38 +296,20 @@ internal static class AnthropicRequestMapper
 
     private static JsonObject TextBlock(string text) => new() { ["type"] = "text", ["text"] = text };
 
-    private static ProviderException BadRequest(string message) => new(ProviderFailure.BadRequest, message);
-
-    /// <summary>data:[media type][;base64],payload</summary>
-    private sealed record DataUri(string MediaType, bool IsBase64, string Data)
+    private static string TextOf(DataUriContent data)
     {
-        public static bool TryParse(string uri, out DataUri parsed)
+        if (!data.IsBase64)
+            return Uri.UnescapeDataString(data.Payload);
+        try
         {
-            parsed = null!;
-            if (!uri.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
-                return false;
-            var comma = uri.IndexOf(',');
-            if (comma < 0)
-                return false;
-            var parameters = uri[5..comma].Split(';');
-            var mediaType = parameters[0].Trim().ToLowerInvariant();
-            var isBase64 = parameters.Skip(1).Any(p => p.Trim().Equals("base64", StringComparison.OrdinalIgnoreCase));
-            parsed = new DataUri(mediaType.Length == 0 ? "text/plain" : mediaType, isBase64, uri[(comma + 1)..]);
-            return true;
+            return Encoding.UTF8.GetString(Convert.FromBase64String(data.Payload));
         }
-
-        public string Text()
+        catch (FormatException)
         {
-            if (!IsBase64)
-                return Uri.UnescapeDataString(Data);
-            try
-            {
-                return Encoding.UTF8.GetString(Convert.FromBase64String(Data));
-            }
-            catch (FormatException)
-            {
-                throw BadRequest("a text/plain file's base64 data is invalid");
-            }
+            throw BadRequest("a text/plain file's base64 data is invalid");
         }
     }
+
+    private static ProviderException BadRequest(string message) => new(ProviderFailure.BadRequest, message);
+
 }

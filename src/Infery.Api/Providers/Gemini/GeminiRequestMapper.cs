@@ -136,14 +136,14 @@ internal static class GeminiRequestMapper
     private static JsonNode UserPart(ContentPart part) => part switch
     {
         TextPart text => new JsonObject { ["text"] = text.Text },
-        ImagePart image when DataUri.TryParse(image.Url, out var mimeType, out var data) => InlineData(mimeType, data),
+        ImagePart image when TryInline(image.Url, out var mimeType, out var data) => InlineData(mimeType, data),
         ImagePart image when IsFetchable(image.Url) => new JsonObject
         {
             ["fileData"] = new JsonObject { ["mimeType"] = GuessImageMimeType(image.Url), ["fileUri"] = image.Url },
         },
         ImagePart => throw BadRequest("image_url must be an http(s) URL or a base64 data URI"),
         AudioPart audio => InlineData(AudioMimeType(audio.Format), audio.Data),
-        FilePart { FileData: { } fileData } when DataUri.TryParse(fileData, out var mimeType, out var data) => InlineData(mimeType, data),
+        FilePart { FileData: { } fileData } when TryInline(fileData, out var mimeType, out var data) => InlineData(mimeType, data),
         FilePart { FileData: not null } => throw BadRequest("file_data must be a base64 data URI"),
         FilePart => throw BadRequest("Gemini cannot read files by file_id; send the file as file_data"),
         _ => throw BadRequest($"content parts of type {part.GetType().Name} cannot be sent to Gemini"),
@@ -276,26 +276,17 @@ internal static class GeminiRequestMapper
 
     private static ProviderException BadRequest(string message) => new(ProviderFailure.BadRequest, message);
 
-    private static class DataUri
+    /// <summary>Splits a data: URI into its media type and base64 payload; Gemini takes base64 bytes only.</summary>
+    private static bool TryInline(string uri, out string mimeType, out string data)
     {
-        /// <summary>Splits data:[mime];base64,[data]. Only base64 payloads are accepted: Gemini wants base64 bytes.</summary>
-        public static bool TryParse(string uri, out string mimeType, out string data)
-        {
-            mimeType = data = "";
-            if (!uri.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
-                return false;
-            var comma = uri.IndexOf(',');
-            if (comma < 0)
-                throw BadRequest("a data URI has no ',' before its payload");
-            var header = uri[5..comma];
-            const string base64Suffix = ";base64";
-            if (!header.EndsWith(base64Suffix, StringComparison.OrdinalIgnoreCase))
-                throw BadRequest("data URIs must be base64 encoded");
-            mimeType = header[..^base64Suffix.Length];
-            if (mimeType.Length == 0)
-                throw BadRequest("a data URI has no mime type");
-            data = uri[(comma + 1)..];
-            return true;
-        }
+        mimeType = data = "";
+        if (!DataUriContent.IsDataUri(uri))
+            return false;
+        if (!DataUriContent.TryParse(uri, out var parsed))
+            throw BadRequest("a data URI has no ',' before its payload");
+        if (!parsed.IsBase64)
+            throw BadRequest("data URIs must be base64 encoded");
+        (mimeType, data) = (parsed.MediaType, parsed.Payload);
+        return true;
     }
 }
