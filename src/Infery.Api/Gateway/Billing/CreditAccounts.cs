@@ -29,6 +29,9 @@ public sealed record CreditLeaseOptions
 
     /// <summary>When the lease runs short, ask for room for this many more requests like the one at hand.</summary>
     public int HeadroomRequests { get; init; } = 100;
+
+    /// <summary>After the balance could not cover a request, others are refused without asking the database for this long.</summary>
+    public TimeSpan RetryAfterRunningDry { get; init; } = TimeSpan.FromMilliseconds(200);
 }
 
 /// <summary>
@@ -48,8 +51,15 @@ public sealed class CreditAccounts(NpgsqlDataSource dataSource, InstanceIdentity
         var now = clock.GetTimestamp();
         if (account.TryReserve(amount, now))
             return new Reservation(account, amount);
+        // A workspace that just ran dry is refused from memory for a moment, so a flood of requests it cannot
+        // pay for does not become a flood of lease transactions.
+        if (clock.GetElapsedTime(account.LastRanDryAt, now) < options.RetryAfterRunningDry)
+            return null;
         await GrowLeaseAsync(account, amount, ct);
-        return account.TryReserve(amount, now) ? new Reservation(account, amount) : null;
+        if (account.TryReserve(amount, now))
+            return new Reservation(account, amount);
+        account.RanDry(clock.GetTimestamp());
+        return null;
     }
 
     /// <summary>What this instance holds reserved for requests in flight.</summary>
@@ -145,6 +155,7 @@ public sealed class CreditAccounts(NpgsqlDataSource dataSource, InstanceIdentity
         private long lease;
         private long reserved;
         private long lastReservedAt;
+        private long lastRanDryAt = long.MinValue / 2;
 
         public string WorkspaceId => workspaceId;
 
@@ -156,6 +167,10 @@ public sealed class CreditAccounts(NpgsqlDataSource dataSource, InstanceIdentity
         public long Free { get { lock (gate) return lease - reserved; } }
 
         public long LastReservedAt => Volatile.Read(ref lastReservedAt);
+
+        public long LastRanDryAt => Volatile.Read(ref lastRanDryAt);
+
+        public void RanDry(long now) => Volatile.Write(ref lastRanDryAt, now);
 
         public bool HasUnusedLease { get { lock (gate) return lease > reserved; } }
 
