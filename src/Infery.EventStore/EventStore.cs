@@ -35,6 +35,15 @@ public sealed class EventStore : IAsyncDisposable
         string streamId, string streamType, IReadOnlyList<object> events, EventMetadata metadata, CancellationToken ct = default) =>
         AppendAsync(streamId, streamType, ExpectedVersion.Any, events, metadata, ct);
 
+    /// <summary>
+    /// Writes a stream in one append that is never appended to again, such as the record of one request. It keeps
+    /// no row in <c>streams</c>, one insert less per commit; the events' unique (stream, version) still refuses
+    /// a second writer of the same stream, and any later append to it fails with a concurrency error.
+    /// </summary>
+    public Task<AppendResult> AppendOnceAsync(
+        string streamId, IReadOnlyList<object> events, EventMetadata metadata, CancellationToken ct = default) =>
+        writer.EnqueueAsync(new PendingAppend(streamId, null, ExpectedVersion.NoStream, events, metadata), ct);
+
     public async Task<IReadOnlyList<StoredEvent>> ReadStreamAsync(string streamId, long fromVersion = 1, CancellationToken ct = default)
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);

@@ -4,10 +4,12 @@ using Npgsql;
 namespace Infery.EventStore;
 
 internal sealed class PendingAppend(
-    string streamId, string streamType, ExpectedVersion expected, IReadOnlyList<object> events, EventMetadata metadata)
+    string streamId, string? streamType, ExpectedVersion expected, IReadOnlyList<object> events, EventMetadata metadata)
 {
     public string StreamId { get; } = streamId;
-    public string StreamType { get; } = streamType;
+
+    /// <summary>Null for a stream written once that keeps no row in <c>streams</c>.</summary>
+    public string? StreamType { get; } = streamType;
     public ExpectedVersion Expected { get; } = expected;
     public IReadOnlyList<object> Events { get; } = events;
     public EventMetadata Metadata { get; } = metadata;
@@ -26,12 +28,14 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     private readonly EventStoreOptions options;
     private readonly Channel<PendingAppend> queue;
     private readonly Task loop;
+    private readonly NotifyThrottle notifications;
 
     public GroupCommitWriter(NpgsqlDataSource dataSource, EventTypeRegistry registry, EventStoreOptions options)
     {
         this.dataSource = dataSource;
         this.registry = registry;
         this.options = options;
+        notifications = new NotifyThrottle(options.NotifyInterval, options.Clock);
         queue = Channel.CreateBounded<PendingAppend>(new BoundedChannelOptions(options.QueueCapacity)
         {
             SingleReader = true,
@@ -99,7 +103,9 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     {
         try
         {
-            await using var cmd = dataSource.CreateCommand("select version from streams where id = $1");
+            // A stream written once keeps no row in streams; its events tell its version.
+            await using var cmd = dataSource.CreateCommand(
+                "select coalesce((select version from streams where id = $1), (select max(version) from events where stream_id = $1))");
             cmd.Parameters.AddWithValue(streamId);
             return await cmd.ExecuteScalarAsync() as long?;
         }
@@ -189,7 +195,8 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
             foreach (var data in append.Events)
                 envelopes.Add(new EventEnvelope(append.StreamId, ++current, registry.NameOf(data.GetType()), data, append.Metadata, now));
             versions[append.StreamId] = current;
-            streams.TryAdd(append.StreamId, (append.StreamType, append.Metadata.WorkspaceId));
+            if (append.StreamType is not null)
+                streams.TryAdd(append.StreamId, (append.StreamType, append.Metadata.WorkspaceId));
             outcomes[i] = new AppendResult(current);
         }
 
@@ -198,11 +205,13 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
             write.Add("begin");
         if (envelopes.Count > 0)
         {
-            AddStreamUpserts(write, streams, versions);
+            if (streams.Count > 0)
+                AddStreamUpserts(write, streams, versions);
             AddEventInserts(write, envelopes, now);
             foreach (var projection in options.InlineProjections)
                 projection.Project(envelopes, write);
-            write.Add("select pg_notify($1, '')", options.NotifyChannel);
+            if (notifications.ShouldNotify(options.Clock.GetTimestamp()))
+                write.Add("select pg_notify($1, '')", options.NotifyChannel);
         }
         write.Add("commit");
         await write.ExecuteNonQueryAsync();

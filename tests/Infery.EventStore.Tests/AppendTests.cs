@@ -87,6 +87,48 @@ public sealed class AppendTests(EventStoreFixture db) : IClassFixture<EventStore
         (await store.ReadStreamAsync(taken)).Count.ShouldBe(1);
     }
 
+    [Fact]
+    public async Task A_stream_written_once_keeps_no_stream_row_and_refuses_a_second_writer_of_any_kind()
+    {
+        await using var store = db.NewStore();
+        var once = $"once-{Guid.NewGuid():N}";
+        await store.AppendOnceAsync(once, [new ThingHappened(1, "served"), new ThingHappened(2, "charged")], new EventMetadata(WorkspaceId: "ws_1"));
+
+        (await db.ScalarAsync($"select count(*) from streams where id = '{once}'")).ShouldBe(0);
+        (await store.ReadStreamAsync(once)).Select(e => e.Version).ShouldBe([1L, 2L]);
+
+        (await Should.ThrowAsync<ConcurrencyException>(() =>
+            store.AppendOnceAsync(once, [new ThingHappened(3, "again")], EventMetadata.None))).Actual.ShouldBe(2);
+        (await Should.ThrowAsync<ConcurrencyException>(() =>
+            store.AppendAsync(once, "thing", ExpectedVersion.NoStream, [new ThingHappened(4, "normal")], EventMetadata.None))).Actual.ShouldBe(2);
+        await Should.ThrowAsync<ConcurrencyException>(() =>
+            store.AppendQuickAsync(once, "thing", [new ThingHappened(5, "quick")], EventMetadata.None));
+        (await store.ReadStreamAsync(once)).Count.ShouldBe(2);
+    }
+
+    [Fact]
+    public async Task Twenty_concurrent_writers_of_the_same_once_written_stream_let_exactly_one_win()
+    {
+        var stores = Enumerable.Range(0, 4).Select(_ => db.NewStore()).ToArray();
+        try
+        {
+            var stream = $"once-race-{Guid.NewGuid():N}";
+            var attempts = Enumerable.Range(0, 20).Select(i =>
+                stores[i % stores.Length].AppendOnceAsync(stream, [new ThingHappened(i, "race")], EventMetadata.None)).ToArray();
+            await Task.WhenAll(attempts.Select(a => a.ContinueWith(_ => { })));
+
+            attempts.Count(a => a.IsCompletedSuccessfully).ShouldBe(1);
+            attempts.Where(a => !a.IsCompletedSuccessfully)
+                .ShouldAllBe(a => a.Exception!.InnerException is ConcurrencyException);
+            (await stores[0].ReadStreamAsync(stream)).Count.ShouldBe(1);
+        }
+        finally
+        {
+            foreach (var store in stores)
+                await store.DisposeAsync();
+        }
+    }
+
     private async Task AssertExactlyOneWins(EventStore[] stores)
     {
         var stream = $"race-{Guid.NewGuid():N}";

@@ -79,8 +79,7 @@ public sealed class RequestBilling(
         var charged = ((CreditsCharged)events[^1]).Amount;
         try
         {
-            await store.AppendAsync(request.StreamId, "request", ExpectedVersion.NoStream, events,
-                Metadata(request), CancellationToken.None);
+            await store.AppendOnceAsync(request.StreamId, events, Metadata(request), CancellationToken.None);
         }
         catch
         {
@@ -99,8 +98,7 @@ public sealed class RequestBilling(
             error.Status, error.Code ?? error.Type, ElapsedMs(request), clock.GetUtcNow());
         try
         {
-            await store.AppendAsync(request.StreamId, "request", ExpectedVersion.NoStream,
-                [.. extraEvents ?? [], failed], Metadata(request), CancellationToken.None);
+            await store.AppendOnceAsync(request.StreamId, [.. extraEvents ?? [], failed], Metadata(request), CancellationToken.None);
         }
         catch (Exception e)
         {
