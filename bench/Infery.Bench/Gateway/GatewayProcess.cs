@@ -77,8 +77,6 @@ public sealed class GatewayProcess : IAsyncDisposable
         psi.Environment["INFERY_ADMIN_TOKEN"] = adminToken;
         psi.Environment["INFERY_SEED_DEMO"] = "0";
         psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        psi.Environment["Logging__LogLevel__Default"] = "Warning";
-        psi.Environment["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning";
         foreach (var (name, value) in extraEnvironment)
             psi.Environment[name] = value;
 
