@@ -97,7 +97,7 @@ public sealed class OpenAiCompatibleProviderTests : IAsyncLifetime
 
         var result = await Provider().CompleteAsync(Call(Request([User("Hello")]), OpenAiModel()), default);
 
-        var body = result.Completion;
+        var body = result.Completion.ToObject();
         body["id"]!.GetValue<string>().ShouldBe("chatcmpl-test123");
         body["created"]!.GetValue<long>().ShouldBe(1_767_225_600);
         body["model"]!.GetValue<string>().ShouldBe(Slug);
@@ -118,7 +118,7 @@ public sealed class OpenAiCompatibleProviderTests : IAsyncLifetime
 
         result.Usage.PromptTokens.ShouldBe(TokenEstimator.EstimatePrompt(request));
         result.Usage.CompletionTokens.ShouldBe(TokenEstimator.Count("An answer of some length"));
-        result.Completion["usage"]!["completion_tokens"]!.GetValue<int>().ShouldBe(result.Usage.CompletionTokens);
+        result.Completion.ToObject()["usage"]!["completion_tokens"]!.GetValue<int>().ShouldBe(result.Usage.CompletionTokens);
     }
 
     [Fact]
@@ -135,7 +135,7 @@ public sealed class OpenAiCompatibleProviderTests : IAsyncLifetime
 
         var items = await Collect(Provider().StreamAsync(Call(Request([User("Hello")], stream: true), OpenAiModel()), default));
 
-        var chunks = items.Where(i => i.Chunk is not null).Select(i => i.Chunk!).ToList();
+        var chunks = items.Where(i => i.Chunk is not null).Select(i => i.Chunk!.Value.ToObject()).ToList();
         chunks.Count.ShouldBe(4);
         chunks.ShouldAllBe(c => c["id"]!.GetValue<string>() == "chatcmpl-test123"
             && c["created"]!.GetValue<long>() == 1_767_225_600
@@ -159,8 +159,8 @@ public sealed class OpenAiCompatibleProviderTests : IAsyncLifetime
         var items = await Collect(Provider().StreamAsync(Call(Request([User("Hello")], stream: true), OpenAiModel()), default));
 
         items.Count.ShouldBe(3);
-        items[1].Chunk!["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("stop");
-        items[1].Chunk!.ContainsKey("usage").ShouldBeFalse();
+        items[1].Chunk!.Value.ToObject()["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("stop");
+        items[1].Chunk!.Value.ToObject().ContainsKey("usage").ShouldBeFalse();
         items[2].Usage.ShouldBe(new TokenUsage(12, 3));
     }
 
@@ -196,7 +196,7 @@ public sealed class OpenAiCompatibleProviderTests : IAsyncLifetime
 
         var items = await Collect(Provider().StreamAsync(Call(Request([User("Weather in Paris?")], stream: true), OpenAiModel()), default));
 
-        var deltas = items.Where(i => i.Chunk is not null).Select(i => i.Chunk!["choices"]![0]!).ToList();
+        var deltas = items.Where(i => i.Chunk is not null).Select(i => i.Chunk!.Value.ToObject()["choices"]![0]!).ToList();
         deltas.Count.ShouldBe(4);
         var opening = deltas[0]["delta"]!["tool_calls"]![0]!;
         opening["id"]!.GetValue<string>().ShouldBe("call_1");
