@@ -52,13 +52,14 @@ public readonly struct ChatJson
         long chars = 0;
         foreach (var choice in choices)
         {
-            if (choice?["delta"] is not JsonObject delta)
+            if (choice is not JsonObject || choice["delta"] is not JsonObject delta)
                 continue;
             if (delta["content"] is JsonValue content && content.TryGetValue<string>(out var text))
                 chars += text.Length;
             if (delta["tool_calls"] is JsonArray calls)
                 foreach (var toolCall in calls)
-                    if (toolCall?["function"]?["arguments"] is JsonValue args && args.TryGetValue<string>(out var piece))
+                    if (toolCall is JsonObject && toolCall["function"] is JsonObject function
+                        && function["arguments"] is JsonValue args && args.TryGetValue<string>(out var piece))
                         chars += piece.Length;
         }
         return chars;
