@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace Infery.Api.Providers;
 
@@ -34,7 +35,11 @@ public sealed class Utf8SseReader : IDisposable
     /// <summary>The data of the event last read. The next read reuses its buffer, so use it before reading on.</summary>
     public ReadOnlyMemory<byte> Data => data.WrittenMemory;
 
-    /// <summary>Reads up to the end of the next event with data; false when the body ended first.</summary>
+    /// <summary>
+    /// Reads up to the end of the next event with data; false when the body ended first. Most reads wait for
+    /// the upstream, so the state of the wait comes from a pool rather than being allocated per event.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> ReadAsync()
     {
         data.ResetWrittenCount();
@@ -111,6 +116,7 @@ public sealed class Utf8SseReader : IDisposable
     /// Waits for more of the body. The idle timer is armed per read from the connection, not per line:
     /// lines that arrived together are taken without touching it.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReceiveAsync()
     {
         MakeRoom();
