@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Infery.Api.Catalog;
@@ -13,10 +14,13 @@ using Infery.Domain.Requests;
 
 namespace Infery.Api.Gateway;
 
-/// <summary>How one endpoint names and shapes what the chat pipeline produces.</summary>
-public sealed record ChatEndpoint(string Name, string IdPrefix, Func<JsonObject, JsonObject> ShapeCompletion, Func<JsonObject, JsonObject> ShapeChunk)
+/// <summary>
+/// How one endpoint names and shapes what the chat pipeline produces. Without shaping functions, completions
+/// and chunks go out as the providers made them, UTF-8 byte for byte when that is how they came.
+/// </summary>
+public sealed record ChatEndpoint(string Name, string IdPrefix, Func<JsonObject, JsonObject>? ShapeCompletion, Func<JsonObject, JsonObject>? ShapeChunk)
 {
-    public static readonly ChatEndpoint ChatCompletions = new("chat.completions", "chatcmpl-", c => c, c => c);
+    public static readonly ChatEndpoint ChatCompletions = new("chat.completions", "chatcmpl-", null, null);
 
     public static readonly ChatEndpoint Completions = new("completions", "cmpl-", LegacyCompletions.ToTextCompletion, LegacyCompletions.ToTextCompletionChunk);
 }
@@ -128,10 +132,15 @@ public sealed class ChatPipeline(
         }
 
         SetCostHeaders(attempt, charged);
-        var body = attempt.Endpoint.ShapeCompletion(result.Completion);
+        var body = Shape(result.Completion, attempt.Endpoint.ShapeCompletion);
         attempt.Response.ContentType = "application/json";
-        await using var json = new System.Text.Json.Utf8JsonWriter(attempt.Response.BodyWriter, ServerSentEvents.WriterOptions);
-        body.WriteTo(json);
+        if (body.Object is { } completion)
+        {
+            await using var json = new System.Text.Json.Utf8JsonWriter(attempt.Response.BodyWriter, ServerSentEvents.WriterOptions);
+            completion.WriteTo(json);
+        }
+        else
+            attempt.Response.BodyWriter.Write(body.Utf8.Span);
     }
 
     /// <summary>A stream whose provider produced its first item; <see cref="More"/> is false when that was already the end.</summary>
@@ -182,7 +191,7 @@ public sealed class ChatPipeline(
         ServerSentEvents.Start(attempt.Response);
         SetModelHeaders(attempt);
         TokenUsage? usage = null;
-        long generatedChars = 0;
+        long receivedChars = 0;
         var outcome = "completed";
         ProviderException? failure = null;
         try
@@ -194,8 +203,8 @@ public sealed class ChatPipeline(
                     usage = reported;
                 if (item.Chunk is { } chunk)
                 {
-                    generatedChars += GeneratedChars(chunk);
-                    await ServerSentEvents.WriteAsync(attempt.Response, attempt.Endpoint.ShapeChunk(chunk), clientGone);
+                    receivedChars += chunk.ReceivedChars;
+                    await ServerSentEvents.WriteChunkAsync(attempt.Response, Shape(chunk, attempt.Endpoint.ShapeChunk), clientGone);
                 }
                 more = await items.MoveNextAsync();
             }
@@ -209,7 +218,7 @@ public sealed class ChatPipeline(
             outcome = "client_disconnected";
         }
 
-        usage = ChargeableUsage(usage, ranToEnd: failure is null && outcome == "completed", attempt.PromptEstimate, generatedChars);
+        usage = ChargeableUsage(usage, ranToEnd: failure is null && outcome == "completed", attempt.PromptEstimate, receivedChars);
         long charged;
         try
         {
@@ -227,8 +236,8 @@ public sealed class ChatPipeline(
 
         var call = attempt.Call;
         if (call.Request.IncludeUsage)
-            await TryWriteAsync(attempt, attempt.Endpoint.ShapeChunk(UsageChunk(call, usage)));
-        await TryWriteAsync(attempt, attempt.Endpoint.ShapeChunk(CreditsChunk(call, charged)));
+            await TryWriteAsync(attempt, Shape(UsageChunk(call, usage), attempt.Endpoint.ShapeChunk));
+        await TryWriteAsync(attempt, Shape(CreditsChunk(call, charged), attempt.Endpoint.ShapeChunk));
         if (failure is not null)
             await TryWriteAsync(attempt, failure.ToApiError().ToJson());
         try
@@ -244,9 +253,9 @@ public sealed class ChatPipeline(
     /// Charge what was generated. A stream that ran to its end is charged by the provider's final count; one cut
     /// short by the provider's count so far, but never for less output than the text the client received.
     /// </summary>
-    private static TokenUsage ChargeableUsage(TokenUsage? reported, bool ranToEnd, int promptEstimate, long generatedChars)
+    private static TokenUsage ChargeableUsage(TokenUsage? reported, bool ranToEnd, int promptEstimate, long receivedChars)
     {
-        var received = TokenEstimator.FromChars(generatedChars);
+        var received = TokenEstimator.FromChars(receivedChars);
         if (reported is null)
             return new TokenUsage(promptEstimate, received);
         return ranToEnd ? reported : reported with { CompletionTokens = Math.Max(reported.CompletionTokens, received) };
@@ -285,11 +294,14 @@ public sealed class ChatPipeline(
         attempt.Response.Headers["x-credits-used"] = MicroCredits.Format(charged);
     }
 
-    private static async Task TryWriteAsync(Attempt attempt, JsonObject data)
+    /// <summary>A completion or chunk as the endpoint answers it; UTF-8 is parsed only for an endpoint that reshapes it.</summary>
+    private static ChatJson Shape(ChatJson json, Func<JsonObject, JsonObject>? shape) => shape is null ? json : shape(json.ToObject());
+
+    private static async Task TryWriteAsync(Attempt attempt, ChatJson data)
     {
         try
         {
-            await ServerSentEvents.WriteAsync(attempt.Response, data, attempt.Http.RequestAborted);
+            await ServerSentEvents.WriteChunkAsync(attempt.Response, data, attempt.Http.RequestAborted);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException)
         {
@@ -325,24 +337,4 @@ public sealed class ChatPipeline(
         ["choices"] = new JsonArray(),
         ["credits_used"] = MicroCredits.Format(charged),
     };
-
-    /// <summary>Characters of content and tool-call arguments in a chunk: what the client received, for charging a cut-off stream.</summary>
-    private static long GeneratedChars(JsonObject chunk)
-    {
-        if (chunk["choices"] is not JsonArray choices)
-            return 0;
-        long chars = 0;
-        foreach (var choice in choices)
-        {
-            if (choice?["delta"] is not JsonObject delta)
-                continue;
-            if (delta["content"] is JsonValue content && content.TryGetValue<string>(out var text))
-                chars += text.Length;
-            if (delta["tool_calls"] is JsonArray calls)
-                foreach (var toolCall in calls)
-                    if (toolCall?["function"]?["arguments"] is JsonValue args && args.TryGetValue<string>(out var piece))
-                        chars += piece.Length;
-        }
-        return chars;
-    }
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Infery.Api.Providers;
 
 namespace Infery.Api.Gateway;
 
@@ -23,6 +24,21 @@ public static class ServerSentEvents
         pipe.Write("data: "u8);
         using (var json = new Utf8JsonWriter(pipe, WriterOptions))
             data.WriteTo(json);
+        pipe.Write("\n\n"u8);
+        await pipe.FlushAsync(ct);
+    }
+
+    /// <summary>One event of a chat stream: UTF-8 exactly as an adapter wrote it, or an object written out.</summary>
+    public static async ValueTask WriteChunkAsync(HttpResponse response, ChatJson data, CancellationToken ct)
+    {
+        if (data.Object is { } json)
+        {
+            await WriteAsync(response, json, ct);
+            return;
+        }
+        var pipe = response.BodyWriter;
+        pipe.Write("data: "u8);
+        pipe.Write(data.Utf8.Span);
         pipe.Write("\n\n"u8);
         await pipe.FlushAsync(ct);
     }

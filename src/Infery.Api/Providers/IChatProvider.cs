@@ -10,18 +10,76 @@ namespace Infery.Api.Providers;
 /// </summary>
 public sealed record ChatCall(ChatRequest Request, CatalogModel Model, string ResponseId, long Created);
 
+/// <summary>
+/// An OpenAI chat.completion body or chat.completion.chunk on its way to the client, in one of two forms: the
+/// JSON object an adapter built, or UTF-8 JSON an adapter already wrote, which goes out as it is.
+/// </summary>
+public readonly struct ChatJson
+{
+    private readonly long receivedChars;
+
+    private ChatJson(JsonObject? json, ReadOnlyMemory<byte> utf8, long receivedChars)
+    {
+        Object = json;
+        Utf8 = utf8;
+        this.receivedChars = receivedChars;
+    }
+
+    /// <summary>The JSON object, when an adapter built one; null when the JSON is <see cref="Utf8"/>.</summary>
+    public JsonObject? Object { get; }
+
+    /// <summary>The JSON as UTF-8 when there is no <see cref="Object"/>: one line, with no trailing newline.</summary>
+    public ReadOnlyMemory<byte> Utf8 { get; }
+
+    /// <summary>
+    /// Characters (UTF-16 code units) of content and tool-call arguments in the deltas of a chunk's choices: the
+    /// text the client receives with it, which a stream cut short is charged for at least. Counted from the
+    /// object, or by the adapter that wrote the UTF-8; zero for a completion body, which has no deltas.
+    /// </summary>
+    public long ReceivedChars => Object is { } json ? CountReceivedChars(json) : receivedChars;
+
+    public static implicit operator ChatJson(JsonObject json) => new(json, default, 0);
+
+    public static ChatJson FromUtf8(ReadOnlyMemory<byte> utf8, long receivedChars = 0) => new(null, utf8, receivedChars);
+
+    /// <summary>The JSON as an object: the one built, or the UTF-8 parsed afresh.</summary>
+    public JsonObject ToObject() => Object ?? JsonNode.Parse(Utf8.Span)!.AsObject();
+
+    private static long CountReceivedChars(JsonObject chunk)
+    {
+        if (chunk["choices"] is not JsonArray choices)
+            return 0;
+        long chars = 0;
+        foreach (var choice in choices)
+        {
+            if (choice is not JsonObject || choice["delta"] is not JsonObject delta)
+                continue;
+            if (delta["content"] is JsonValue content && content.TryGetValue<string>(out var text))
+                chars += text.Length;
+            if (delta["tool_calls"] is JsonArray calls)
+                foreach (var toolCall in calls)
+                    if (toolCall is JsonObject && toolCall["function"] is JsonObject function
+                        && function["arguments"] is JsonValue args && args.TryGetValue<string>(out var piece))
+                        chars += piece.Length;
+        }
+        return chars;
+    }
+}
+
 /// <summary>An OpenAI chat.completion body (model = the catalog slug) and the usage it is billed by.</summary>
-public sealed record ChatResult(JsonObject Completion, TokenUsage Usage);
+public sealed record ChatResult(ChatJson Completion, TokenUsage Usage);
 
 /// <summary>
 /// One item of a stream: an OpenAI chat.completion.chunk to forward (with non-empty choices), optionally
 /// with the upstream's usage so far; or, as the last item, the upstream's final usage. The latest usage
 /// wins, so a stream cut short is still charged by the provider's own counts. Adapters never yield the
 /// usage-only chunk or [DONE]: the gateway writes those itself.
+/// A chunk given as UTF-8 may lie in a buffer the adapter reuses for the next one: it is valid until the
+/// enumerator moves on, so write it out (or copy it) before asking for the next item.
 /// </summary>
-public readonly record struct ChatStreamItem(JsonObject? Chunk, TokenUsage? Usage)
+public readonly record struct ChatStreamItem(ChatJson? Chunk, TokenUsage? Usage)
 {
-    public static ChatStreamItem Of(JsonObject chunk, TokenUsage? usageSoFar = null) =>
+    public static ChatStreamItem Of(ChatJson chunk, TokenUsage? usageSoFar = null) =>
         new(chunk, usageSoFar == TokenUsage.Zero ? null : usageSoFar);
 
     public static ChatStreamItem Final(TokenUsage usage) => new(null, usage);

@@ -54,13 +54,23 @@ public static class UpstreamHttp
     }
 
     /// <summary>The whole body of a non-streaming answer; an upstream that sends nothing for the idle timeout has stalled.</summary>
-    public static async Task<string> ReadBodyAsync(HttpResponseMessage response, TimeSpan idleTimeout, CancellationToken ct)
+    public static Task<string> ReadBodyAsync(HttpResponseMessage response, TimeSpan idleTimeout, CancellationToken ct) =>
+        ReadWholeBodyAsync(response.Content.ReadAsStringAsync, idleTimeout, ct);
+
+    /// <summary>The whole body as UTF-8, without the byte order mark that reading it as text would drop.</summary>
+    public static async Task<ReadOnlyMemory<byte>> ReadBodyUtf8Async(HttpResponseMessage response, TimeSpan idleTimeout, CancellationToken ct)
+    {
+        var body = await ReadWholeBodyAsync(response.Content.ReadAsByteArrayAsync, idleTimeout, ct);
+        return body.AsSpan().StartsWith("\uFEFF"u8) ? body.AsMemory(3) : body;
+    }
+
+    private static async Task<T> ReadWholeBodyAsync<T>(Func<CancellationToken, Task<T>> read, TimeSpan idleTimeout, CancellationToken ct)
     {
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
         idle.CancelAfter(idleTimeout);
         try
         {
-            return await response.Content.ReadAsStringAsync(idle.Token);
+            return await read(idle.Token);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {

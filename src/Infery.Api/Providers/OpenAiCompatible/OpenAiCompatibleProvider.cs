@@ -19,31 +19,24 @@ public sealed class OpenAiCompatibleProvider(HttpClient http) : IChatProvider
         var timeouts = call.Model.Provider.Timeouts;
         using var request = BuildRequest(call, stream: false);
         using var response = await UpstreamHttp.SendAsync(http, request, timeouts, DescribeError, ct);
+        var body = await UpstreamHttp.ReadBodyUtf8Async(response, timeouts.Idle, ct);
 
-        var completion = ParseObject(await UpstreamHttp.ReadBodyAsync(response, timeouts.Idle, ct), "response body");
-        if (completion["error"] is { } error)
-            throw FromErrorPayload(error);
-        if (completion["choices"] is not JsonArray choices)
+        using var rewriter = new OpenAiJsonRewriter(call, initialCapacity: body.Length + 256);
+        var completion = Read(rewriter, body.Span, chunk: false);
+        if (completion.ChoiceCount is null)
             throw new ProviderException(ProviderFailure.Malformed, "the response body has no choices", 200);
+        if (completion.Usage is { } reported)
+            return new ChatResult(ChatJson.FromUtf8(rewriter.RewriteCompletion(body.Span, estimate: null)), reported);
 
-        Rebrand(completion, call);
-        TokenUsage usage;
-        if (completion["usage"] is JsonObject reported)
-            usage = ReadUsage(reported);
-        else
-        {
-            // Some self-hosted servers leave usage out; bill and report an estimate rather than nothing.
-            usage = new TokenUsage(TokenEstimator.EstimatePrompt(call.Request), TokenEstimator.FromChars(GeneratedChars(choices, "message")));
-            completion["usage"] = new JsonObject
-            {
-                ["prompt_tokens"] = usage.PromptTokens,
-                ["completion_tokens"] = usage.CompletionTokens,
-                ["total_tokens"] = usage.TotalTokens,
-            };
-        }
-        return new ChatResult(completion, usage);
+        // Some self-hosted servers leave usage out; bill and report an estimate rather than nothing.
+        var estimate = new TokenUsage(TokenEstimator.EstimatePrompt(call.Request), TokenEstimator.FromChars(completion.GeneratedChars));
+        return new ChatResult(ChatJson.FromUtf8(rewriter.RewriteCompletion(body.Span, estimate)), estimate);
     }
 
+    /// <summary>
+    /// The upstream's chunks, each rewritten into one buffer that the next reuses: <see cref="ChatStreamItem"/>
+    /// says so to the consumer, who writes each chunk out before asking for the next.
+    /// </summary>
     public async IAsyncEnumerable<ChatStreamItem> StreamAsync(ChatCall call, [EnumeratorCancellation] CancellationToken ct)
     {
         var timeouts = call.Model.Provider.Timeouts;
@@ -59,33 +52,32 @@ public sealed class OpenAiCompatibleProvider(HttpClient http) : IChatProvider
             throw new ProviderException(ProviderFailure.Unreachable, "the provider's connection broke before the stream began", inner: e);
         }
 
+        using var events = new Utf8SseReader(body, timeouts.Idle, ct);
+        using var rewriter = new OpenAiJsonRewriter(call);
         TokenUsage? usage = null;
         long generatedChars = 0;
         var finished = false;
         var done = false;
-        await foreach (var sse in SseReader.ReadAsync(body, timeouts.Idle, ct))
+        while (await events.ReadAsync())
         {
-            if (sse.Data == "[DONE]")
+            var data = events.Data;
+            if (data.Span.SequenceEqual("[DONE]"u8))
             {
                 done = true;
                 break;
             }
-            if (string.IsNullOrWhiteSpace(sse.Data))
+            if (IsBlank(data.Span))
                 continue;
 
-            var chunk = ParseObject(sse.Data, "stream chunk");
-            if (chunk["error"] is { } error)
-                throw FromErrorPayload(error);
-            if (chunk["usage"] is JsonObject reported)
-                usage = ReadUsage(reported);
-            chunk.Remove("usage");
-            if (chunk["choices"] is not JsonArray { Count: > 0 } choices)
+            var chunk = Read(rewriter, data.Span, chunk: true);
+            if (chunk.Usage is { } reported)
+                usage = reported;
+            if (chunk.ChoiceCount is not > 0)
                 continue;
 
-            generatedChars += GeneratedChars(choices, "delta");
-            finished |= choices.Any(c => c?["finish_reason"] is JsonValue);
-            Rebrand(chunk, call);
-            yield return ChatStreamItem.Of(chunk);
+            generatedChars += chunk.GeneratedChars;
+            finished |= chunk.Finished;
+            yield return ChatStreamItem.Of(ChatJson.FromUtf8(chunk.Rewritten, chunk.ReceivedChars));
         }
 
         if (!done && !finished)
@@ -156,55 +148,35 @@ public sealed class OpenAiCompatibleProvider(HttpClient http) : IChatProvider
         return new Uri(withSlash, "chat/completions");
     }
 
-    private static JsonObject ParseObject(string json, string what)
+    /// <summary>
+    /// Rewrites a chunk, or reads a completion body, failing a reply that is not a JSON object as Malformed and
+    /// one that carries an error as that error.
+    /// </summary>
+    private static UpstreamJson Read(OpenAiJsonRewriter rewriter, ReadOnlySpan<byte> json, bool chunk)
     {
+        var what = chunk ? "stream chunk" : "response body";
+        UpstreamJson found;
         try
         {
-            return JsonNode.Parse(json) as JsonObject
-                ?? throw new ProviderException(ProviderFailure.Malformed, $"the {what} is not a JSON object", 200);
+            found = chunk ? rewriter.RewriteChunk(json) : rewriter.ReadCompletion(json);
         }
         catch (JsonException e)
         {
-            throw new ProviderException(ProviderFailure.Malformed, $"the {what} is not valid JSON: {Truncate(json)}", 200, inner: e);
+            throw new ProviderException(ProviderFailure.Malformed, $"the {what} is not valid JSON: {Truncate(Encoding.UTF8.GetString(json))}", 200, inner: e);
         }
+        if (!found.IsObject)
+            throw new ProviderException(ProviderFailure.Malformed, $"the {what} is not a JSON object", 200);
+        if (found.HasError)
+            throw FromErrorPayload(JsonNode.Parse(Encoding.UTF8.GetString(json))!["error"]!);
+        return found;
     }
 
-    private static void Rebrand(JsonObject body, ChatCall call)
+    /// <summary>Only whitespace, as string.IsNullOrWhiteSpace has it.</summary>
+    private static bool IsBlank(ReadOnlySpan<byte> data)
     {
-        body["id"] = call.ResponseId;
-        body["created"] = call.Created;
-        body["model"] = call.Model.Slug;
+        var rest = data.TrimStart(" \t\n\v\f\r"u8);
+        return rest.IsEmpty || (rest[0] >= 0x80 && string.IsNullOrWhiteSpace(Encoding.UTF8.GetString(rest)));
     }
-
-    private static TokenUsage ReadUsage(JsonObject usage) => new(
-        PromptTokens: IntOf(usage["prompt_tokens"]),
-        CompletionTokens: IntOf(usage["completion_tokens"]),
-        CachedTokens: IntOf(usage["prompt_tokens_details"]?["cached_tokens"]));
-
-    private static int IntOf(JsonNode? node) =>
-        node is JsonValue value && value.GetValueKind() == JsonValueKind.Number && value.TryGetValue<int>(out var number) ? number : 0;
-
-    /// <summary>Characters of text, refusals, reasoning and tool arguments in the choices' messages or deltas.</summary>
-    private static long GeneratedChars(JsonArray choices, string part)
-    {
-        long chars = 0;
-        foreach (var choice in choices)
-        {
-            if (choice?[part] is not JsonObject message)
-                continue;
-            chars += LengthOf(message["content"]) + LengthOf(message["refusal"])
-                + LengthOf(message["reasoning_content"]) + LengthOf(message["reasoning"]);
-            if (message["tool_calls"] is JsonArray toolCalls)
-            {
-                foreach (var toolCall in toolCalls)
-                    chars += LengthOf(toolCall?["function"]?["name"]) + LengthOf(toolCall?["function"]?["arguments"]);
-            }
-        }
-        return chars;
-    }
-
-    private static int LengthOf(JsonNode? node) =>
-        node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>().Length : 0;
 
     /// <summary>An error event inside a 200 stream or body, classified by its code or type.</summary>
     private static ProviderException FromErrorPayload(JsonNode error)

@@ -67,6 +67,32 @@ public sealed class LegacyCompletionsApiTests(ChatGateway gateway) : IClassFixtu
         (await gateway.ChargesAsync(requestId)).ShouldBe([creditsUsed]);
     }
 
+    [Fact]
+    public async Task An_openai_compatible_upstreams_reply_becomes_a_text_completion_whole_and_streamed()
+    {
+        var whole = await PostAsync("""{"model":"fake-openai","prompt":"Say hello","max_tokens":4096}""");
+
+        whole.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var body = JsonNode.Parse(await whole.Content.ReadAsStringAsync())!.AsObject();
+        body["object"]!.GetValue<string>().ShouldBe("text_completion");
+        body["id"]!.GetValue<string>().ShouldStartWith("cmpl-");
+        body["model"]!.GetValue<string>().ShouldBe("fake-openai");
+        body["choices"]![0]!["text"]!.GetValue<string>().ShouldBe(ProviderWire.ReplyText);
+        body["usage"]!["prompt_tokens"]!.GetValue<int>().ShouldBe(1000);
+
+        var requestId = ChatHttp.NewRequestId();
+        var streamed = await PostAsync("""{"model":"fake-openai","prompt":"Say hello","max_tokens":4096,"stream":true}""", requestId);
+
+        streamed.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var (chunks, done) = ChatHttp.ReadSse(await streamed.Content.ReadAsStringAsync());
+        done.ShouldBeTrue();
+        chunks.ShouldAllBe(c => c["object"]!.GetValue<string>() == "text_completion" && c["id"]!.GetValue<string>().StartsWith("cmpl-"));
+        ChatHttp.Text(chunks).ShouldBe(ProviderWire.ReplyText);
+        var creditsUsed = ChatHttp.CreditsUsed(chunks);
+        creditsUsed.ShouldBe(ProviderWire.OpenAiCost);
+        (await gateway.ChargesAsync(requestId)).ShouldBe([creditsUsed]);
+    }
+
     [Theory]
     [InlineData("""{"model":"sim-chat"}""", "prompt")]
     [InlineData("""{"model":"sim-chat","prompt":[1,2,3]}""", "prompt")]

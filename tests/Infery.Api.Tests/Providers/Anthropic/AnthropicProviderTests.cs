@@ -268,7 +268,7 @@ public sealed class AnthropicProviderTests : IAsyncLifetime
 
         var result = await Complete(Request([User("hi")]));
 
-        ShouldEqualJson(result.Completion, $$$"""
+        ShouldEqualJson(result.Completion.ToObject(), $$$"""
             {"id":"{{{ResponseId}}}","object":"chat.completion","created":{{{Created}}},"model":"claude-test",
              "choices":[{"index":0,"message":{"role":"assistant","content":"Hello, world"},"logprobs":null,"finish_reason":"stop"}],
              "usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17,"prompt_tokens_details":{"cached_tokens":0} } }
@@ -287,7 +287,7 @@ public sealed class AnthropicProviderTests : IAsyncLifetime
 
         var result = await Complete(Request([User("Weather?")]));
 
-        var choice = result.Completion["choices"]![0]!;
+        var choice = result.Completion.ToObject()["choices"]![0]!;
         choice["finish_reason"]!.GetValue<string>().ShouldBe("tool_calls");
         ShouldEqualJson(choice["message"], """
             {"role":"assistant","content":null,"tool_calls":[{"id":"toolu_01","type":"function",
@@ -307,7 +307,7 @@ public sealed class AnthropicProviderTests : IAsyncLifetime
 
         var result = await Complete(Request([User("hi")]));
 
-        result.Completion["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe(finishReason);
+        result.Completion.ToObject()["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe(finishReason);
     }
 
     [Fact]
@@ -327,7 +327,7 @@ public sealed class AnthropicProviderTests : IAsyncLifetime
             ResponseFormat = new ResponseFormat("json_object"),
         });
 
-        var choice = result.Completion["choices"]![0]!;
+        var choice = result.Completion.ToObject()["choices"]![0]!;
         choice["finish_reason"]!.GetValue<string>().ShouldBe("stop");
         ShouldEqualJson(choice["message"], """{"role":"assistant","content":"{\"answer\":\"42\"}"}""");
     }
@@ -341,7 +341,7 @@ public sealed class AnthropicProviderTests : IAsyncLifetime
         var result = await Complete(Request([User("hi")]));
 
         result.Usage.ShouldBe(new TokenUsage(PromptTokens: 1210, CompletionTokens: 7, CachedTokens: 1000, CacheWriteTokens: 200));
-        ShouldEqualJson(result.Completion["usage"],
+        ShouldEqualJson(result.Completion.ToObject()["usage"],
             """{"prompt_tokens":1210,"completion_tokens":7,"total_tokens":1217,"prompt_tokens_details":{"cached_tokens":1000}}""");
     }
 
@@ -365,7 +365,7 @@ public sealed class AnthropicProviderTests : IAsyncLifetime
         var (items, error) = await Stream(Request([User("hi")], stream: true));
 
         error.ShouldBeNull();
-        var chunks = items.Where(i => i.Chunk is not null).Select(i => i.Chunk!).ToList();
+        var chunks = items.Where(i => i.Chunk is not null).Select(i => i.Chunk!.Value.ToObject()).ToList();
         chunks.Count.ShouldBe(4);
         ShouldEqualJson(chunks[0], $$"""
             {"id":"{{ResponseId}}","object":"chat.completion.chunk","created":{{Created}},"model":"claude-test",
@@ -401,7 +401,7 @@ public sealed class AnthropicProviderTests : IAsyncLifetime
         var (items, error) = await Stream(Request([User("Weather?")], stream: true));
 
         error.ShouldBeNull();
-        var toolDeltas = items.Where(i => i.Chunk is not null).Select(i => Delta(i.Chunk!))
+        var toolDeltas = items.Where(i => i.Chunk is not null).Select(i => Delta(i.Chunk!.Value.ToObject()))
             .Where(d => d.ContainsKey("tool_calls")).Select(d => d["tool_calls"]![0]!).ToList();
         ShouldEqualJson(new JsonArray(toolDeltas.Select(d => d.DeepClone()).ToArray()), """
             [{"index":0,"id":"toolu_01","type":"function","function":{"name":"get_weather","arguments":""}},
@@ -410,7 +410,7 @@ public sealed class AnthropicProviderTests : IAsyncLifetime
              {"index":1,"id":"toolu_02","type":"function","function":{"name":"get_time","arguments":""}},
              {"index":1,"function":{"arguments":"{}"}}]
             """);
-        items.Last(i => i.Chunk is not null).Chunk!["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("tool_calls");
+        items.Last(i => i.Chunk is not null).Chunk!.Value.ToObject()["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("tool_calls");
         items[^1].Usage.ShouldBe(new TokenUsage(80, 57));
     }
 
@@ -437,10 +437,10 @@ public sealed class AnthropicProviderTests : IAsyncLifetime
             ResponseFormat = new ResponseFormat("json_object"),
         });
 
-        var deltas = items.Where(i => i.Chunk is not null).Select(i => Delta(i.Chunk!)).ToList();
+        var deltas = items.Where(i => i.Chunk is not null).Select(i => Delta(i.Chunk!.Value.ToObject())).ToList();
         deltas.Any(d => d.ContainsKey("tool_calls")).ShouldBeFalse();
         string.Concat(deltas.Select(d => d["content"]?.GetValue<string>())).ShouldBe("""{"answer":"42"}""");
-        items.Last(i => i.Chunk is not null).Chunk!["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("stop");
+        items.Last(i => i.Chunk is not null).Chunk!.Value.ToObject()["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("stop");
     }
 
     [Fact]
@@ -476,7 +476,7 @@ public sealed class AnthropicProviderTests : IAsyncLifetime
         var (items, error) = await Stream(Request([User("hi")], stream: true));
 
         items.Count.ShouldBe(2);
-        Delta(items[1].Chunk!)["content"]!.GetValue<string>().ShouldBe("Partial");
+        Delta(items[1].Chunk!.Value.ToObject())["content"]!.GetValue<string>().ShouldBe("Partial");
         var failure = error.ShouldBeOfType<ProviderException>();
         failure.Failure.ShouldBe(ProviderFailure.Overloaded);
         failure.Message.ShouldContain("Overloaded");

@@ -250,7 +250,7 @@ public sealed class GeminiProviderTests : IAsyncLifetime
 
         var result = await Provider().CompleteAsync(Call(Request(User("hi"))), default);
 
-        result.Completion.ShouldBeEquivalentJson($$$"""
+        result.Completion.ToObject().ShouldBeEquivalentJson($$$"""
             {"id":"{{{ResponseId}}}","object":"chat.completion","created":{{{Created}}},"model":"gemini-flash",
              "choices":[{"index":0,"message":{"role":"assistant","content":"Hello, world"},"logprobs":null,"finish_reason":"stop"}],
              "usage":{"prompt_tokens":12,"completion_tokens":35,"total_tokens":47,
@@ -268,7 +268,7 @@ public sealed class GeminiProviderTests : IAsyncLifetime
 
         var result = await Provider().CompleteAsync(Call(Request(User("hi"))), default);
 
-        result.Completion["choices"]![0]!["message"]!["content"]!.GetValue<string>().ShouldBe("42");
+        result.Completion.ToObject()["choices"]![0]!["message"]!["content"]!.GetValue<string>().ShouldBe("42");
         result.Usage.ShouldBe(TokenUsage.Zero);
     }
 
@@ -284,7 +284,7 @@ public sealed class GeminiProviderTests : IAsyncLifetime
 
         var result = await Provider().CompleteAsync(Call(Request(User("hi"))), default);
 
-        var choice = result.Completion["choices"]![0]!;
+        var choice = result.Completion.ToObject()["choices"]![0]!;
         choice["finish_reason"]!.GetValue<string>().ShouldBe("tool_calls");
         choice["message"]!["content"].ShouldBeNull();
         var toolCalls = choice["message"]!["tool_calls"]!.AsArray();
@@ -307,7 +307,7 @@ public sealed class GeminiProviderTests : IAsyncLifetime
 
         var result = await Provider().CompleteAsync(Call(Request(User("something bad"))), default);
 
-        result.Completion["choices"].ShouldBeEquivalentJson("""
+        result.Completion.ToObject()["choices"].ShouldBeEquivalentJson("""
             [{"index":0,"message":{"role":"assistant","content":null},"logprobs":null,"finish_reason":"content_filter"}]
             """);
         result.Usage.ShouldBe(new TokenUsage(9, 0));
@@ -327,7 +327,7 @@ public sealed class GeminiProviderTests : IAsyncLifetime
 
         var result = await Provider().CompleteAsync(Call(Request(User("hi"))), default);
 
-        result.Completion["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe(openAiReason);
+        result.Completion.ToObject()["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe(openAiReason);
     }
 
     [Fact]
@@ -341,7 +341,7 @@ public sealed class GeminiProviderTests : IAsyncLifetime
 
         var result = await Provider().CompleteAsync(Call(Copy(Request(User("hi")), n: 2)), default);
 
-        var choices = result.Completion["choices"]!.AsArray();
+        var choices = result.Completion.ToObject()["choices"]!.AsArray();
         choices.Select(c => c!["index"]!.GetValue<int>()).ShouldBe([0, 1]);
         choices.Select(c => c!["message"]!["content"]!.GetValue<string>()).ShouldBe(["one", "two"]);
         choices.Select(c => c!["finish_reason"]!.GetValue<string>()).ShouldBe(["stop", "length"]);
@@ -359,8 +359,8 @@ public sealed class GeminiProviderTests : IAsyncLifetime
 
         result.Usage.ShouldBe(new TokenUsage(1000, 10, CachedTokens: 800));
         result.Usage.UncachedPromptTokens.ShouldBe(200);
-        result.Completion["usage"]!["prompt_tokens_details"]!["cached_tokens"]!.GetValue<int>().ShouldBe(800);
-        result.Completion["usage"]!["total_tokens"]!.GetValue<int>().ShouldBe(1010);
+        result.Completion.ToObject()["usage"]!["prompt_tokens_details"]!["cached_tokens"]!.GetValue<int>().ShouldBe(800);
+        result.Completion.ToObject()["usage"]!["total_tokens"]!.GetValue<int>().ShouldBe(1010);
     }
 
     // ---- streams ----
@@ -376,7 +376,7 @@ public sealed class GeminiProviderTests : IAsyncLifetime
         var items = await Collect(Provider().StreamAsync(Call(Request(User("hi"))), default));
 
         fake.Received.Single().Path.ShouldBe("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse");
-        var chunks = items.Where(i => i.Chunk is not null).Select(i => i.Chunk!).ToList();
+        var chunks = items.Where(i => i.Chunk is not null).Select(i => i.Chunk!.Value.ToObject()).ToList();
         chunks.Select(c => c["choices"]![0]!.ToJsonString()).ShouldBe(
         [
             """{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}""",
@@ -402,7 +402,7 @@ public sealed class GeminiProviderTests : IAsyncLifetime
 
         var items = await Collect(Provider().StreamAsync(Call(Request(User("weather?"))), default));
 
-        var chunks = items.Where(i => i.Chunk is not null).Select(i => i.Chunk!["choices"]![0]!).ToList();
+        var chunks = items.Where(i => i.Chunk is not null).Select(i => i.Chunk!.Value.ToObject()["choices"]![0]!).ToList();
         chunks.Count.ShouldBe(3);
         chunks[0]["delta"]!["role"]!.GetValue<string>().ShouldBe("assistant");
         var toolCall = chunks[1]["delta"]!["tool_calls"]!.AsArray().Single()!;
@@ -422,7 +422,7 @@ public sealed class GeminiProviderTests : IAsyncLifetime
 
         var items = await Collect(Provider().StreamAsync(Call(Request(User("bad"))), default));
 
-        items.Where(i => i.Chunk is not null).Last().Chunk!["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("content_filter");
+        items.Where(i => i.Chunk is not null).Last().Chunk!.Value.ToObject()["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("content_filter");
         items[^1].Usage.ShouldBe(new TokenUsage(4, 0));
     }
 
@@ -437,7 +437,7 @@ public sealed class GeminiProviderTests : IAsyncLifetime
         var error = await Should.ThrowAsync<ProviderException>(async () =>
         {
             await foreach (var item in Provider().StreamAsync(Call(Request(User("hi"))), default))
-                chunks.Add(item.Chunk!);
+                chunks.Add(item.Chunk!.Value.ToObject());
         });
 
         chunks.Count.ShouldBe(2);

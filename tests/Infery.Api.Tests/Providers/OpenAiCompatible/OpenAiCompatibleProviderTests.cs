@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json.Nodes;
 using Infery.Api.Catalog;
 using Infery.Api.Chat;
@@ -97,7 +98,7 @@ public sealed class OpenAiCompatibleProviderTests : IAsyncLifetime
 
         var result = await Provider().CompleteAsync(Call(Request([User("Hello")]), OpenAiModel()), default);
 
-        var body = result.Completion;
+        var body = result.Completion.ToObject();
         body["id"]!.GetValue<string>().ShouldBe("chatcmpl-test123");
         body["created"]!.GetValue<long>().ShouldBe(1_767_225_600);
         body["model"]!.GetValue<string>().ShouldBe(Slug);
@@ -118,7 +119,7 @@ public sealed class OpenAiCompatibleProviderTests : IAsyncLifetime
 
         result.Usage.PromptTokens.ShouldBe(TokenEstimator.EstimatePrompt(request));
         result.Usage.CompletionTokens.ShouldBe(TokenEstimator.Count("An answer of some length"));
-        result.Completion["usage"]!["completion_tokens"]!.GetValue<int>().ShouldBe(result.Usage.CompletionTokens);
+        result.Completion.ToObject()["usage"]!["completion_tokens"]!.GetValue<int>().ShouldBe(result.Usage.CompletionTokens);
     }
 
     [Fact]
@@ -135,7 +136,7 @@ public sealed class OpenAiCompatibleProviderTests : IAsyncLifetime
 
         var items = await Collect(Provider().StreamAsync(Call(Request([User("Hello")], stream: true), OpenAiModel()), default));
 
-        var chunks = items.Where(i => i.Chunk is not null).Select(i => i.Chunk!).ToList();
+        var chunks = items.Where(i => i.Chunk is not null).Select(i => i.Chunk!.Value.ToObject()).ToList();
         chunks.Count.ShouldBe(4);
         chunks.ShouldAllBe(c => c["id"]!.GetValue<string>() == "chatcmpl-test123"
             && c["created"]!.GetValue<long>() == 1_767_225_600
@@ -159,8 +160,8 @@ public sealed class OpenAiCompatibleProviderTests : IAsyncLifetime
         var items = await Collect(Provider().StreamAsync(Call(Request([User("Hello")], stream: true), OpenAiModel()), default));
 
         items.Count.ShouldBe(3);
-        items[1].Chunk!["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("stop");
-        items[1].Chunk!.ContainsKey("usage").ShouldBeFalse();
+        items[1].Chunk!.Value.ToObject()["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("stop");
+        items[1].Chunk!.Value.ToObject().ContainsKey("usage").ShouldBeFalse();
         items[2].Usage.ShouldBe(new TokenUsage(12, 3));
     }
 
@@ -184,6 +185,64 @@ public sealed class OpenAiCompatibleProviderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Chunks_come_as_utf8_ready_to_forward_with_the_characters_the_client_receives()
+    {
+        upstream.Handler = ctx => FakeUpstream.WriteSseAsync(ctx, [
+            Sse(Chunk("""{"role":"assistant","content":"Caf\u00e9","reasoning_content":"not counted for the client"}""")),
+            Sse(Chunk("""{"tool_calls":[{"index":0,"function":{"name":"not counted","arguments":"{\"a\":1}"}}]}""", "stop")),
+            "data: [DONE]\n\n",
+        ]);
+        var chunks = new List<(ChatJson Chunk, string Json)>();
+
+        await foreach (var item in Provider().StreamAsync(Call(Request([User("Hello")], stream: true), OpenAiModel()), default))
+            if (item.Chunk is { } chunk)
+                chunks.Add((chunk, Encoding.UTF8.GetString(chunk.Utf8.Span)));
+
+        chunks.Count.ShouldBe(2);
+        chunks.ShouldAllBe(c => c.Chunk.Object == null);
+        chunks[0].Chunk.ReceivedChars.ShouldBe("Café".Length);
+        chunks[1].Chunk.ReceivedChars.ShouldBe("""{"a":1}""".Length);
+        chunks[0].Json.ShouldContain("""{"role":"assistant","content":"Caf\u00e9","reasoning_content":"not counted for the client"}""");
+        chunks[0].Json.ShouldStartWith("""{"id":"chatcmpl-test123","object":"chat.completion.chunk","created":1767225600,"model":"openai/gpt-4o-mini",""");
+    }
+
+    [Fact]
+    public async Task Carriage_returns_comments_multi_line_data_and_split_reads_are_read_as_server_sent_events()
+    {
+        var first = Chunk("""{"role":"assistant","content":"Hel"}""");
+        var betweenTokens = first.IndexOf("\"created\"", StringComparison.Ordinal);
+        upstream.Handler = ctx => FakeUpstream.WriteSseAsync(ctx, [
+            ": keep-alive\r\n\r\n",
+            $"event: chunk\r\ndata: {first[..betweenTokens]}\r\ndata: {first[betweenTokens..]}\r\n\r\n",
+            "data: " + Chunk("""{"content":"lo"}""")[..25],
+            Chunk("""{"content":"lo"}""")[25..] + "\r\n\r\n",
+            "data:" + Chunk("{}", "stop") + "\r\n\r\ndata: [DONE]\r\n\r\n",
+        ], delay: TimeSpan.FromMilliseconds(20));
+
+        var items = await Collect(Provider().StreamAsync(Call(Request([User("Hello")], stream: true), OpenAiModel()), default));
+
+        var chunks = items.Where(i => i.Chunk is not null).Select(i => i.Chunk!.Value.ToObject()).ToList();
+        chunks.Count.ShouldBe(3);
+        string.Concat(chunks.Select(c => c["choices"]![0]!["delta"]!["content"]?.GetValue<string>())).ShouldBe("Hello");
+        chunks.ShouldAllBe(c => c["id"]!.GetValue<string>() == "chatcmpl-test123");
+        items[^1].Usage!.CompletionTokens.ShouldBe(TokenEstimator.Count("Hello"));
+    }
+
+    [Fact]
+    public async Task A_chunk_whose_error_is_null_is_forwarded()
+    {
+        upstream.Handler = ctx => FakeUpstream.WriteSseAsync(ctx, [
+            Sse("""{"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}],"error":null}"""),
+            "data: [DONE]\n\n",
+        ]);
+
+        var items = await Collect(Provider().StreamAsync(Call(Request([User("Hello")], stream: true), OpenAiModel()), default));
+
+        items.Count.ShouldBe(2);
+        items[0].Chunk!.Value.ToObject()["choices"]![0]!["delta"]!["content"]!.GetValue<string>().ShouldBe("Hi");
+    }
+
+    [Fact]
     public async Task Streamed_tool_calls_are_forwarded_fragment_by_fragment()
     {
         upstream.Handler = ctx => FakeUpstream.WriteSseAsync(ctx, [
@@ -196,7 +255,7 @@ public sealed class OpenAiCompatibleProviderTests : IAsyncLifetime
 
         var items = await Collect(Provider().StreamAsync(Call(Request([User("Weather in Paris?")], stream: true), OpenAiModel()), default));
 
-        var deltas = items.Where(i => i.Chunk is not null).Select(i => i.Chunk!["choices"]![0]!).ToList();
+        var deltas = items.Where(i => i.Chunk is not null).Select(i => i.Chunk!.Value.ToObject()["choices"]![0]!).ToList();
         deltas.Count.ShouldBe(4);
         var opening = deltas[0]["delta"]!["tool_calls"]![0]!;
         opening["id"]!.GetValue<string>().ShouldBe("call_1");
@@ -276,6 +335,43 @@ public sealed class OpenAiCompatibleProviderTests : IAsyncLifetime
         var failure = await Should.ThrowAsync<ProviderException>(() => Provider().CompleteAsync(Call(Request([User("Hello")]), OpenAiModel()), default));
 
         failure.Failure.ShouldBe(ProviderFailure.Malformed);
+        failure.Message.ShouldBe("the response body is not valid JSON: <html>Bad gateway</html>");
+    }
+
+    [Fact]
+    public async Task A_body_that_is_json_but_not_an_object_is_malformed()
+    {
+        upstream.Handler = ctx => Json(ctx, 200, """[{"choices":[]}]""");
+
+        var failure = await Should.ThrowAsync<ProviderException>(() => Provider().CompleteAsync(Call(Request([User("Hello")]), OpenAiModel()), default));
+
+        failure.Failure.ShouldBe(ProviderFailure.Malformed);
+        failure.Message.ShouldBe("the response body is not a JSON object");
+    }
+
+    [Fact]
+    public async Task An_error_in_a_200_body_fails_the_completion_with_its_message()
+    {
+        upstream.Handler = ctx => Json(ctx, 200, """{"error":{"message":"The engine is currently overloaded.","type":"service_unavailable_error","param":null,"code":"server_is_overloaded"}}""");
+
+        var failure = await Should.ThrowAsync<ProviderException>(() => Provider().CompleteAsync(Call(Request([User("Hello")]), OpenAiModel()), default));
+
+        failure.Failure.ShouldBe(ProviderFailure.Overloaded);
+        failure.Message.ShouldBe("The engine is currently overloaded. (type: service_unavailable_error, code: server_is_overloaded)");
+    }
+
+    [Fact]
+    public async Task A_body_with_a_byte_order_mark_and_null_usage_is_read_and_billed_by_estimate()
+    {
+        upstream.Handler = ctx => Json(ctx, 200, "\uFEFF" + Completion("Hello there", usage: "null"));
+
+        var result = await Provider().CompleteAsync(Call(Request([User("Hello")]), OpenAiModel()), default);
+
+        var body = result.Completion.ToObject();
+        body["id"]!.GetValue<string>().ShouldBe("chatcmpl-test123");
+        body["usage"]!["completion_tokens"]!.GetValue<int>().ShouldBe(TokenEstimator.Count("Hello there"));
+        body.Select(p => p.Key).ShouldBe(["id", "object", "created", "model", "choices", "usage", "service_tier", "system_fingerprint"]);
+        result.Usage.CompletionTokens.ShouldBe(TokenEstimator.Count("Hello there"));
     }
 
     [Fact]
@@ -296,6 +392,18 @@ public sealed class OpenAiCompatibleProviderTests : IAsyncLifetime
         var failure = await Should.ThrowAsync<ProviderException>(() => Collect(Provider().StreamAsync(Call(Request([User("Hello")], stream: true), OpenAiModel()), default)));
 
         failure.Failure.ShouldBe(ProviderFailure.Malformed);
+        failure.Message.ShouldBe("the stream chunk is not valid JSON: {not json");
+    }
+
+    [Fact]
+    public async Task A_chunk_that_is_not_an_object_is_malformed_and_a_blank_one_is_skipped()
+    {
+        upstream.Handler = ctx => FakeUpstream.WriteSseAsync(ctx, [Sse(Chunk("""{"content":"ok"}""")), "data: \t \u00a0\n\n", "data: [1,2]\n\n"]);
+
+        var failure = await Should.ThrowAsync<ProviderException>(() => Collect(Provider().StreamAsync(Call(Request([User("Hello")], stream: true), OpenAiModel()), default)));
+
+        failure.Failure.ShouldBe(ProviderFailure.Malformed);
+        failure.Message.ShouldBe("the stream chunk is not a JSON object");
     }
 
     [Fact]
@@ -424,11 +532,12 @@ public sealed class OpenAiCompatibleProviderTests : IAsyncLifetime
         await ctx.Response.WriteAsync(body);
     }
 
+    /// <summary>Every item, each chunk parsed as it comes: the provider reuses a chunk's buffer for the next.</summary>
     private static async Task<List<ChatStreamItem>> Collect(IAsyncEnumerable<ChatStreamItem> stream)
     {
         var items = new List<ChatStreamItem>();
         await foreach (var item in stream)
-            items.Add(item);
+            items.Add(item.Chunk is { } chunk ? item with { Chunk = chunk.ToObject() } : item);
         return items;
     }
 }

@@ -35,8 +35,8 @@ public sealed class SimulatorProviderTests
         var first = await simulator.CompleteAsync(call, default);
         var second = await simulator.CompleteAsync(call, default);
 
-        second.Completion.ToJsonString().ShouldBe(first.Completion.ToJsonString());
-        var body = first.Completion;
+        second.Completion.ToObject().ToJsonString().ShouldBe(first.Completion.ToObject().ToJsonString());
+        var body = first.Completion.ToObject();
         body["id"]!.GetValue<string>().ShouldBe("chatcmpl-test123");
         body["object"]!.GetValue<string>().ShouldBe("chat.completion");
         body["created"]!.GetValue<long>().ShouldBe(1_767_225_600);
@@ -61,12 +61,12 @@ public sealed class SimulatorProviderTests
 
         var result = await simulator.CompleteAsync(Call(request, Model("sim-claude")), default);
 
-        var content = Content(result.Completion);
+        var content = Content(result.Completion.ToObject());
         result.Usage.PromptTokens.ShouldBe(TokenEstimator.EstimatePrompt(request));
         result.Usage.CompletionTokens.ShouldBe(TokenEstimator.Count(content));
         result.Usage.CompletionTokens.ShouldBeGreaterThan(0);
-        result.Completion["usage"]!["completion_tokens"]!.GetValue<int>().ShouldBe(result.Usage.CompletionTokens);
-        result.Completion["usage"]!["prompt_tokens"]!.GetValue<int>().ShouldBe(result.Usage.PromptTokens);
+        result.Completion.ToObject()["usage"]!["completion_tokens"]!.GetValue<int>().ShouldBe(result.Usage.CompletionTokens);
+        result.Completion.ToObject()["usage"]!["prompt_tokens"]!.GetValue<int>().ShouldBe(result.Usage.PromptTokens);
     }
 
     [Fact]
@@ -81,7 +81,7 @@ public sealed class SimulatorProviderTests
 
         var result = await simulator.CompleteAsync(Call(request, Model("sim-chat")), default);
 
-        Content(result.Completion).ShouldContain("2 images, 1 audio clip and 1 file (report.pdf)");
+        Content(result.Completion.ToObject()).ShouldContain("2 images, 1 audio clip and 1 file (report.pdf)");
         result.Usage.PromptTokens.ShouldBe(TokenEstimator.EstimatePrompt(request));
         result.Usage.PromptTokens.ShouldBeGreaterThan(TokenEstimator.TokensPerImage + TokenEstimator.TokensPerAudio + TokenEstimator.TokensPerFile);
     }
@@ -93,7 +93,7 @@ public sealed class SimulatorProviderTests
 
         var result = await simulator.CompleteAsync(Call(request, Model("sim-chat")), default);
 
-        var choice = result.Completion["choices"]![0]!;
+        var choice = result.Completion.ToObject()["choices"]![0]!;
         choice["finish_reason"]!.GetValue<string>().ShouldBe("tool_calls");
         choice["message"]!["content"].ShouldBeNull();
         var toolCall = choice["message"]!["tool_calls"]!.AsArray().ShouldHaveSingleItem()!;
@@ -105,7 +105,7 @@ public sealed class SimulatorProviderTests
         result.Usage.CompletionTokens.ShouldBe(TokenEstimator.Count(arguments));
 
         var again = await simulator.CompleteAsync(Call(request, Model("sim-chat")), default);
-        again.Completion["choices"]![0]!["message"]!["tool_calls"]![0]!["id"]!.GetValue<string>().ShouldBe(toolCall["id"]!.GetValue<string>());
+        again.Completion.ToObject()["choices"]![0]!["message"]!["tool_calls"]![0]!["id"]!.GetValue<string>().ShouldBe(toolCall["id"]!.GetValue<string>());
     }
 
     [Fact]
@@ -116,7 +116,7 @@ public sealed class SimulatorProviderTests
 
         var result = await simulator.CompleteAsync(Call(request, Model("sim-chat")), default);
 
-        var function = result.Completion["choices"]![0]!["message"]!["tool_calls"]![0]!["function"]!;
+        var function = result.Completion.ToObject()["choices"]![0]!["message"]!["tool_calls"]![0]!["function"]!;
         function["name"]!.GetValue<string>().ShouldBe("get_weather");
         AssertMatchesWeatherSchema(JsonNode.Parse(function["arguments"]!.GetValue<string>())!.AsObject());
     }
@@ -135,9 +135,9 @@ public sealed class SimulatorProviderTests
         var noneResult = await simulator.CompleteAsync(Call(none, Model("sim-chat")), default);
         var afterToolResult = await simulator.CompleteAsync(Call(afterTool, Model("sim-chat")), default);
 
-        noneResult.Completion["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("stop");
-        afterToolResult.Completion["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("stop");
-        Content(afterToolResult.Completion).ShouldContain("The tool get_weather returned \"21C and sunny\"");
+        noneResult.Completion.ToObject()["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("stop");
+        afterToolResult.Completion.ToObject()["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("stop");
+        Content(afterToolResult.Completion.ToObject()).ShouldContain("The tool get_weather returned \"21C and sunny\"");
     }
 
     [Fact]
@@ -159,7 +159,7 @@ public sealed class SimulatorProviderTests
 
         var result = await simulator.CompleteAsync(Call(request, Model("sim-chat")), default);
 
-        var document = JsonNode.Parse(Content(result.Completion))!.AsObject();
+        var document = JsonNode.Parse(Content(result.Completion.ToObject()))!.AsObject();
         document["title"]!.GetValue<string>().Length.ShouldBeLessThanOrEqualTo(5);
         document["score"]!.GetValueKind().ShouldBe(JsonValueKind.Number);
         document["count"]!.GetValue<long>().ShouldBeLessThan(0);
@@ -175,7 +175,7 @@ public sealed class SimulatorProviderTests
 
         var result = await simulator.CompleteAsync(Call(request, Model("sim-chat")), default);
 
-        JsonNode.Parse(Content(result.Completion)).ShouldBeOfType<JsonObject>()["answer"]!.GetValue<string>().ShouldContain("\"JSON\"");
+        JsonNode.Parse(Content(result.Completion.ToObject())).ShouldBeOfType<JsonObject>()["answer"]!.GetValue<string>().ShouldContain("\"JSON\"");
     }
 
     [Fact]
@@ -185,9 +185,9 @@ public sealed class SimulatorProviderTests
 
         var result = await simulator.CompleteAsync(Call(request, Model("sim-chat")), default);
 
-        var content = Content(result.Completion);
+        var content = Content(result.Completion.ToObject());
         TokenEstimator.Count(content).ShouldBe(5);
-        result.Completion["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("length");
+        result.Completion.ToObject()["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("length");
         result.Usage.CompletionTokens.ShouldBe(5);
     }
 
@@ -198,9 +198,9 @@ public sealed class SimulatorProviderTests
 
         var result = await simulator.CompleteAsync(Call(request, Model("sim-chat")), default);
 
-        Content(result.Completion).ShouldEndWith("Tell me about the ");
-        result.Completion["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("stop");
-        result.Usage.CompletionTokens.ShouldBe(TokenEstimator.Count(Content(result.Completion)));
+        Content(result.Completion.ToObject()).ShouldEndWith("Tell me about the ");
+        result.Completion.ToObject()["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("stop");
+        result.Usage.CompletionTokens.ShouldBe(TokenEstimator.Count(Content(result.Completion.ToObject())));
     }
 
     [Fact]
@@ -210,7 +210,7 @@ public sealed class SimulatorProviderTests
 
         var result = await simulator.CompleteAsync(Call(request, Model("sim-chat")), default);
 
-        var choices = result.Completion["choices"]!.AsArray();
+        var choices = result.Completion.ToObject()["choices"]!.AsArray();
         choices.Select(c => c!["index"]!.GetValue<int>()).ShouldBe([0, 1, 2]);
         choices.Select(c => c!["message"]!["content"]!.GetValue<string>()).Distinct().Count().ShouldBe(3);
         result.Usage.CompletionTokens.ShouldBe(choices.Sum(c => TokenEstimator.Count(c!["message"]!["content"]!.GetValue<string>())));
@@ -225,7 +225,7 @@ public sealed class SimulatorProviderTests
         var items = await Collect(simulator.StreamAsync(call, default));
         var completion = await simulator.CompleteAsync(call, default);
 
-        var chunks = items.Where(i => i.Chunk is not null).Select(i => i.Chunk!).ToList();
+        var chunks = items.Where(i => i.Chunk is not null).Select(i => i.Chunk!.Value.ToObject()).ToList();
         chunks.Count.ShouldBeGreaterThan(8);
         chunks.ShouldAllBe(c => c["id"]!.GetValue<string>() == "chatcmpl-test123"
             && c["object"]!.GetValue<string>() == "chat.completion.chunk"
@@ -236,7 +236,7 @@ public sealed class SimulatorProviderTests
         firstDelta["role"]!.GetValue<string>().ShouldBe("assistant");
         firstDelta["content"]!.GetValue<string>().ShouldBe("");
         var text = string.Concat(chunks.Select(c => c["choices"]![0]!["delta"]!["content"]?.GetValue<string>()));
-        text.ShouldBe(Content(completion.Completion));
+        text.ShouldBe(Content(completion.Completion.ToObject()));
         chunks[^1]["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("stop");
         chunks[..^1].ShouldAllBe(c => c["choices"]![0]!["finish_reason"] == null);
 
@@ -254,7 +254,7 @@ public sealed class SimulatorProviderTests
         var items = await Collect(simulator.StreamAsync(call, default));
         var completion = await simulator.CompleteAsync(call, default);
 
-        var chunks = items.Where(i => i.Chunk is not null).Select(i => i.Chunk!["choices"]![0]!).ToList();
+        var chunks = items.Where(i => i.Chunk is not null).Select(i => i.Chunk!.Value.ToObject()["choices"]![0]!).ToList();
         var opening = chunks[0]["delta"]!["tool_calls"]![0]!;
         chunks[0]["delta"]!["role"]!.GetValue<string>().ShouldBe("assistant");
         opening["index"]!.GetValue<int>().ShouldBe(0);
@@ -265,7 +265,7 @@ public sealed class SimulatorProviderTests
         var pieces = chunks.Skip(1).Select(c => c["delta"]!["tool_calls"]?[0]?["function"]?["arguments"]?.GetValue<string>()).OfType<string>().ToList();
         pieces.Count.ShouldBeGreaterThan(3);
         var arguments = string.Concat(pieces);
-        arguments.ShouldBe(completion.Completion["choices"]![0]!["message"]!["tool_calls"]![0]!["function"]!["arguments"]!.GetValue<string>());
+        arguments.ShouldBe(completion.Completion.ToObject()["choices"]![0]!["message"]!["tool_calls"]![0]!["function"]!["arguments"]!.GetValue<string>());
         AssertMatchesWeatherSchema(JsonNode.Parse(arguments)!.AsObject());
         chunks[^1]["finish_reason"]!.GetValue<string>().ShouldBe("tool_calls");
         items[^1].Usage!.CompletionTokens.ShouldBe(TokenEstimator.Count(arguments));
@@ -313,7 +313,7 @@ public sealed class SimulatorProviderTests
         });
 
         error.Failure.ShouldBe(ProviderFailure.ServerError);
-        received.Count(i => i.Chunk?["choices"]![0]!["delta"]!["content"]?.GetValue<string>() is { Length: > 0 }).ShouldBe(3);
+        received.Count(i => i.Chunk?.ToObject()["choices"]![0]!["delta"]!["content"]?.GetValue<string>() is { Length: > 0 }).ShouldBe(3);
         received.ShouldAllBe(i => i.Usage == null);
         (await Should.ThrowAsync<ProviderException>(() => simulator.CompleteAsync(call, default))).Failure.ShouldBe(ProviderFailure.ServerError);
     }
@@ -330,7 +330,7 @@ public sealed class SimulatorProviderTests
                 received.Add(item);
         });
 
-        var text = string.Concat(received.Select(i => i.Chunk?["choices"]![0]!["delta"]!["content"]?.GetValue<string>()));
+        var text = string.Concat(received.Select(i => i.Chunk?.ToObject()["choices"]![0]!["delta"]!["content"]?.GetValue<string>()));
         text.ShouldContain("Tell me a story");
         text.ShouldNotContain("[[sim:");
     }
@@ -368,10 +368,10 @@ public sealed class SimulatorProviderTests
         var call = Call(Request([User("Weather in Lisbon?")], stream: true, tools: [Tool("get_weather", WeatherSchema)]), Model("sim-chat"));
 
         var completion = ModelReaderWriter.Read<OpenAI.Chat.ChatCompletion>(
-            BinaryData.FromString((await simulator.CompleteAsync(call, default)).Completion.ToJsonString()))!;
+            BinaryData.FromString((await simulator.CompleteAsync(call, default)).Completion.ToObject().ToJsonString()))!;
         var updates = (await Collect(simulator.StreamAsync(call, default)))
             .Where(i => i.Chunk is not null)
-            .Select(i => ModelReaderWriter.Read<OpenAI.Chat.StreamingChatCompletionUpdate>(BinaryData.FromString(i.Chunk!.ToJsonString()))!)
+            .Select(i => ModelReaderWriter.Read<OpenAI.Chat.StreamingChatCompletionUpdate>(BinaryData.FromString(i.Chunk!.Value.ToObject().ToJsonString()))!)
             .ToList();
 
         completion.FinishReason.ShouldBe(OpenAI.Chat.ChatFinishReason.ToolCalls);
