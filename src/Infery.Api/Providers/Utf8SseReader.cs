@@ -13,6 +13,9 @@ namespace Infery.Api.Providers;
 /// </summary>
 public sealed class Utf8SseReader : IDisposable
 {
+    /// <summary>The longest line, and the most data one event may carry: a reply chunk is a few hundred bytes.</summary>
+    public const int MaxEventBytes = 8 * 1024 * 1024;
+
     private readonly Stream body;
     private readonly TimeSpan idleTimeout;
     private readonly CancellationToken ct;
@@ -95,6 +98,8 @@ public sealed class Utf8SseReader : IDisposable
         if (!field.SequenceEqual("data"u8))
             return;
         var value = colon < 0 ? default : line[(colon + 1)..].TrimStart((byte)' ');
+        if (data.WrittenCount + value.Length + 1 > MaxEventBytes)
+            throw TooLong();
         if (data.WrittenCount > 0)
             data.Write("\n"u8);
         data.Write(value);
@@ -150,11 +155,16 @@ public sealed class Utf8SseReader : IDisposable
         }
         if (end < buffer.Length)
             return;
+        if (buffer.Length >= MaxEventBytes)
+            throw TooLong();
         var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
         buffer.AsSpan(0, end).CopyTo(larger);
         ArrayPool<byte>.Shared.Return(buffer);
         buffer = larger;
     }
+
+    private static ProviderException TooLong() =>
+        new(ProviderFailure.Malformed, $"the provider sent a stream event longer than {MaxEventBytes / (1024 * 1024)} MiB", 200);
 
     public void Dispose()
     {

@@ -64,6 +64,21 @@ public sealed class Utf8SseReaderTests
         (await ReadAll(new PiecewiseBody(Pieces($"data: {content}\n\n", 4096)))).ShouldBe([content]);
     }
 
+    [Theory]
+    [InlineData("data: {0}")]
+    [InlineData("data: {0}\n\n")]
+    [InlineData("data: {1}\ndata: {1}\ndata: {1}\n\n")]
+    public async Task An_event_longer_than_the_limit_is_a_malformed_reply_not_unbounded_memory(string shape)
+    {
+        var whole = new string('x', Utf8SseReader.MaxEventBytes + 1);
+        var third = new string('x', Utf8SseReader.MaxEventBytes / 3 + 1);
+        var raw = string.Format(shape, whole, third);
+
+        var error = await Should.ThrowAsync<ProviderException>(() => ReadAll(new PiecewiseBody(Pieces(raw, 64 * 1024))));
+
+        error.Failure.ShouldBe(ProviderFailure.Malformed);
+    }
+
     [Fact]
     public async Task Each_event_is_valid_until_the_next_read()
     {
