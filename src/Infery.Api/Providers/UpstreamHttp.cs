@@ -43,9 +43,10 @@ public static class UpstreamHttp
             string body;
             try
             {
-                body = await response.Content.ReadAsStringAsync(firstByte.Token);
+                body = Text(await ReadBoundedAsync(response.Content, MaxErrorBodyBytes, firstByte.Token));
             }
-            catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException && !ct.IsCancellationRequested)
+            catch (Exception e) when (e is HttpRequestException or IOException or ProviderException
+                or OperationCanceledException && !ct.IsCancellationRequested)
             {
                 body = "";
             }
@@ -53,16 +54,44 @@ public static class UpstreamHttp
         }
     }
 
+    /// <summary>The most a non-streaming answer may hold: a reply is kilobytes, and the gateway keeps it in memory.</summary>
+    public const int MaxBodyBytes = 32 * 1024 * 1024;
+
+    private const int MaxErrorBodyBytes = 64 * 1024;
+
     /// <summary>The whole body of a non-streaming answer; an upstream that sends nothing for the idle timeout has stalled.</summary>
-    public static Task<string> ReadBodyAsync(HttpResponseMessage response, TimeSpan idleTimeout, CancellationToken ct) =>
-        ReadWholeBodyAsync(response.Content.ReadAsStringAsync, idleTimeout, ct);
+    public static async Task<string> ReadBodyAsync(HttpResponseMessage response, TimeSpan idleTimeout, CancellationToken ct) =>
+        Text(await ReadBodyUtf8Async(response, idleTimeout, ct));
 
     /// <summary>The whole body as UTF-8, without the byte order mark that reading it as text would drop.</summary>
     public static async Task<ReadOnlyMemory<byte>> ReadBodyUtf8Async(HttpResponseMessage response, TimeSpan idleTimeout, CancellationToken ct)
     {
-        var body = await ReadWholeBodyAsync(response.Content.ReadAsByteArrayAsync, idleTimeout, ct);
+        var body = await ReadWholeBodyAsync(token => ReadBoundedAsync(response.Content, MaxBodyBytes, token), idleTimeout, ct);
         return body.AsSpan().StartsWith("\uFEFF"u8) ? body.AsMemory(3) : body;
     }
+
+    /// <summary>Upstream text is UTF-8; a malformed sequence becomes U+FFFD rather than failing the reply.</summary>
+    private static string Text(ReadOnlyMemory<byte> utf8) => System.Text.Encoding.UTF8.GetString(utf8.Span);
+
+    private static async Task<byte[]> ReadBoundedAsync(HttpContent content, int limit, CancellationToken ct)
+    {
+        if (content.Headers.ContentLength > limit)
+            throw TooLarge(limit);
+        await using var stream = await content.ReadAsStreamAsync(ct);
+        var body = new System.Buffers.ArrayBufferWriter<byte>((int)Math.Clamp(content.Headers.ContentLength ?? 4096, 1, limit));
+        while (true)
+        {
+            var read = await stream.ReadAsync(body.GetMemory(), ct);
+            if (read == 0)
+                return body.WrittenSpan.ToArray();
+            body.Advance(read);
+            if (body.WrittenCount > limit)
+                throw TooLarge(limit);
+        }
+    }
+
+    private static ProviderException TooLarge(int limit) =>
+        new(ProviderFailure.Malformed, string.Create(CultureInfo.InvariantCulture, $"the response body is larger than {limit:N0} bytes"), 200);
 
     private static async Task<T> ReadWholeBodyAsync<T>(Func<CancellationToken, Task<T>> read, TimeSpan idleTimeout, CancellationToken ct)
     {

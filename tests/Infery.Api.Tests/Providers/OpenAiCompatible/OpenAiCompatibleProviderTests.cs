@@ -338,6 +338,28 @@ public sealed class OpenAiCompatibleProviderTests : IAsyncLifetime
         failure.Message.ShouldBe("the response body is not valid JSON: <html>Bad gateway</html>");
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_body_larger_than_the_limit_is_malformed_whether_or_not_its_length_is_announced(bool announced)
+    {
+        upstream.Handler = async ctx =>
+        {
+            var piece = new byte[1024 * 1024];
+            piece.AsSpan().Fill((byte)' ');
+            ctx.Response.ContentType = "application/json";
+            if (announced)
+                ctx.Response.ContentLength = UpstreamHttp.MaxBodyBytes + piece.Length;
+            for (var i = 0; i <= UpstreamHttp.MaxBodyBytes / piece.Length; i++)
+                await ctx.Response.Body.WriteAsync(piece);
+        };
+
+        var failure = await Should.ThrowAsync<ProviderException>(() => Provider().CompleteAsync(Call(Request([User("Hello")]), OpenAiModel()), default));
+
+        failure.Failure.ShouldBe(ProviderFailure.Malformed);
+        failure.Message.ShouldBe("the response body is larger than 33,554,432 bytes");
+    }
+
     [Fact]
     public async Task A_body_that_is_json_but_not_an_object_is_malformed()
     {
