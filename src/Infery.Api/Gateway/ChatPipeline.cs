@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Infery.Api.Catalog;
@@ -134,13 +133,7 @@ public sealed class ChatPipeline(
         SetCostHeaders(attempt, charged);
         var body = Shape(result.Completion, attempt.Endpoint.ShapeCompletion);
         attempt.Response.ContentType = "application/json";
-        if (body.Object is { } completion)
-        {
-            await using var json = new System.Text.Json.Utf8JsonWriter(attempt.Response.BodyWriter, ServerSentEvents.WriterOptions);
-            completion.WriteTo(json);
-        }
-        else
-            attempt.Response.BodyWriter.Write(body.Utf8.Span);
+        ServerSentEvents.WriteJson(attempt.Response.BodyWriter, body);
     }
 
     /// <summary>A stream whose provider produced its first item; <see cref="More"/> is false when that was already the end.</summary>

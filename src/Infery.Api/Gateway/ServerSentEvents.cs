@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Infery.Api.Providers;
 
 namespace Infery.Api.Gateway;
@@ -18,29 +17,26 @@ public static class ServerSentEvents
         response.Headers["x-accel-buffering"] = "no";
     }
 
-    public static async ValueTask WriteAsync(HttpResponse response, JsonNode data, CancellationToken ct)
+    /// <summary>One event of a chat stream: UTF-8 exactly as an adapter wrote it, or an object written out.</summary>
+    public static async ValueTask WriteChunkAsync(HttpResponse response, ChatJson data, CancellationToken ct)
     {
         var pipe = response.BodyWriter;
         pipe.Write("data: "u8);
-        using (var json = new Utf8JsonWriter(pipe, WriterOptions))
-            data.WriteTo(json);
+        WriteJson(pipe, data);
         pipe.Write("\n\n"u8);
         await pipe.FlushAsync(ct);
     }
 
-    /// <summary>One event of a chat stream: UTF-8 exactly as an adapter wrote it, or an object written out.</summary>
-    public static async ValueTask WriteChunkAsync(HttpResponse response, ChatJson data, CancellationToken ct)
+    /// <summary>A completion or chunk as JSON: the adapter's UTF-8 as it is, or its object serialised.</summary>
+    public static void WriteJson(IBufferWriter<byte> output, ChatJson data)
     {
         if (data.Object is { } json)
         {
-            await WriteAsync(response, json, ct);
-            return;
+            using var writer = new Utf8JsonWriter(output, WriterOptions);
+            json.WriteTo(writer);
         }
-        var pipe = response.BodyWriter;
-        pipe.Write("data: "u8);
-        pipe.Write(data.Utf8.Span);
-        pipe.Write("\n\n"u8);
-        await pipe.FlushAsync(ct);
+        else
+            output.Write(data.Utf8.Span);
     }
 
     public static async ValueTask WriteDoneAsync(HttpResponse response, CancellationToken ct)

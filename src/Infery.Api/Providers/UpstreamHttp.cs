@@ -66,7 +66,21 @@ public static class UpstreamHttp
     /// <summary>The whole body as UTF-8, without the byte order mark that reading it as text would drop.</summary>
     public static async Task<ReadOnlyMemory<byte>> ReadBodyUtf8Async(HttpResponseMessage response, TimeSpan idleTimeout, CancellationToken ct)
     {
-        var body = await ReadWholeBodyAsync(token => ReadBoundedAsync(response.Content, MaxBodyBytes, token), idleTimeout, ct);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        idle.CancelAfter(idleTimeout);
+        byte[] body;
+        try
+        {
+            body = await ReadBoundedAsync(response.Content, MaxBodyBytes, idle.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new ProviderException(ProviderFailure.Timeout, $"the response body did not arrive within {idleTimeout.TotalSeconds:0.#}s");
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            throw new ProviderException(ProviderFailure.Unreachable, "the provider's connection broke while sending the response", inner: e);
+        }
         return body.AsSpan().StartsWith("\uFEFF"u8) ? body.AsMemory(3) : body;
     }
 
@@ -92,24 +106,6 @@ public static class UpstreamHttp
 
     private static ProviderException TooLarge(int limit) =>
         new(ProviderFailure.Malformed, string.Create(CultureInfo.InvariantCulture, $"the response body is larger than {limit:N0} bytes"), 200);
-
-    private static async Task<T> ReadWholeBodyAsync<T>(Func<CancellationToken, Task<T>> read, TimeSpan idleTimeout, CancellationToken ct)
-    {
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        idle.CancelAfter(idleTimeout);
-        try
-        {
-            return await read(idle.Token);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            throw new ProviderException(ProviderFailure.Timeout, $"the response body did not arrive within {idleTimeout.TotalSeconds:0.#}s");
-        }
-        catch (Exception e) when (e is HttpRequestException or IOException)
-        {
-            throw new ProviderException(ProviderFailure.Unreachable, "the provider's connection broke while sending the response", inner: e);
-        }
-    }
 
     public static ProviderException FromStatus(int status, string message, TimeSpan? retryAfter = null)
     {
