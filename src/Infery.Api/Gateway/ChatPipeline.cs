@@ -197,10 +197,15 @@ public sealed class ChatPipeline(
                 if (item.Chunk is { } chunk)
                 {
                     receivedChars += chunk.ReceivedChars;
-                    await ServerSentEvents.WriteChunkAsync(attempt.Response, Shape(chunk, attempt.Endpoint.ShapeChunk), clientGone);
+                    ServerSentEvents.WriteChunk(attempt.Response, Shape(chunk, attempt.Endpoint.ShapeChunk));
                 }
-                more = await items.MoveNextAsync();
+                var next = items.MoveNextAsync();
+                if (ServerSentEvents.SendBefore(attempt.Response, next))
+                    await ServerSentEvents.FlushWhileAwaitingAsync(attempt.Response, next, clientGone);
+                more = await next;
             }
+            // The client has every chunk before the charge is written.
+            await attempt.Response.BodyWriter.FlushAsync(clientGone);
         }
         catch (ProviderException e)
         {
@@ -221,7 +226,10 @@ public sealed class ChatPipeline(
         {
             logger.LogError(e, "charge for streamed {RequestId} not recorded", attempt.Authorized.RequestId);
             if (!clientGone.IsCancellationRequested)
-                await TryWriteAsync(attempt, BillingUnavailable.ToJson());
+            {
+                ServerSentEvents.WriteChunk(attempt.Response, BillingUnavailable.ToJson());
+                await TryFlushAsync(attempt);
+            }
             return;
         }
         if (clientGone.IsCancellationRequested)
@@ -229,17 +237,12 @@ public sealed class ChatPipeline(
 
         var call = attempt.Call;
         if (call.Request.IncludeUsage)
-            await TryWriteAsync(attempt, Shape(UsageChunk(call, usage), attempt.Endpoint.ShapeChunk));
-        await TryWriteAsync(attempt, Shape(CreditsChunk(call, charged), attempt.Endpoint.ShapeChunk));
+            ServerSentEvents.WriteChunk(attempt.Response, Shape(UsageChunk(call, usage), attempt.Endpoint.ShapeChunk));
+        ServerSentEvents.WriteChunk(attempt.Response, Shape(CreditsChunk(call, charged), attempt.Endpoint.ShapeChunk));
         if (failure is not null)
-            await TryWriteAsync(attempt, failure.ToApiError().ToJson());
-        try
-        {
-            await ServerSentEvents.WriteDoneAsync(attempt.Response, clientGone);
-        }
-        catch (Exception e) when (e is OperationCanceledException or IOException)
-        {
-        }
+            ServerSentEvents.WriteChunk(attempt.Response, failure.ToApiError().ToJson());
+        ServerSentEvents.WriteDone(attempt.Response);
+        await TryFlushAsync(attempt);
     }
 
     /// <summary>
@@ -290,11 +293,11 @@ public sealed class ChatPipeline(
     /// <summary>A completion or chunk as the endpoint answers it; UTF-8 is parsed only for an endpoint that reshapes it.</summary>
     private static ChatJson Shape(ChatJson json, Func<JsonObject, JsonObject>? shape) => shape is null ? json : shape(json.ToObject());
 
-    private static async Task TryWriteAsync(Attempt attempt, ChatJson data)
+    private static async Task TryFlushAsync(Attempt attempt)
     {
         try
         {
-            await ServerSentEvents.WriteChunkAsync(attempt.Response, data, attempt.Http.RequestAborted);
+            await attempt.Response.BodyWriter.FlushAsync(attempt.Http.RequestAborted);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException)
         {

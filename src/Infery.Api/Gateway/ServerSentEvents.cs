@@ -4,7 +4,10 @@ using Infery.Api.Providers;
 
 namespace Infery.Api.Gateway;
 
-/// <summary>Writes "data: {json}\n\n" events straight into the response pipe, flushing each so the client sees it at once.</summary>
+/// <summary>
+/// Writes "data: {json}\n\n" events into the response pipe. Writing does not send; the caller flushes when
+/// nothing more is ready, so events that are at hand leave together and none waits on anything slower.
+/// </summary>
 public static class ServerSentEvents
 {
     /// <summary>Plain UTF-8 as upstreams send it, rather than \u0022-style escapes.</summary>
@@ -18,13 +21,12 @@ public static class ServerSentEvents
     }
 
     /// <summary>One event of a chat stream: UTF-8 exactly as an adapter wrote it, or an object written out.</summary>
-    public static async ValueTask WriteChunkAsync(HttpResponse response, ChatJson data, CancellationToken ct)
+    public static void WriteChunk(HttpResponse response, ChatJson data)
     {
         var pipe = response.BodyWriter;
         pipe.Write("data: "u8);
         WriteJson(pipe, data);
         pipe.Write("\n\n"u8);
-        await pipe.FlushAsync(ct);
     }
 
     /// <summary>A completion or chunk as JSON: the adapter's UTF-8 as it is, or its object serialised.</summary>
@@ -39,9 +41,36 @@ public static class ServerSentEvents
             output.Write(data.Utf8.Span);
     }
 
-    public static async ValueTask WriteDoneAsync(HttpResponse response, CancellationToken ct)
+    public static void WriteDone(HttpResponse response) => response.BodyWriter.Write("data: [DONE]\n\n"u8);
+
+    /// <summary>Events at hand are held back at most this much before they are sent anyway.</summary>
+    private const int MaxHeldBytes = 16 * 1024;
+
+    /// <summary>Whether to send what is written now: the next event is not here yet, or enough is held back.</summary>
+    public static bool SendBefore<T>(HttpResponse response, ValueTask<T> next) =>
+        !next.IsCompleted || response.BodyWriter is { CanGetUnflushedBytes: true, UnflushedBytes: >= MaxHeldBytes };
+
+    /// <summary>
+    /// Sends what is written while <paramref name="next"/> is still coming. If sending fails (the client left),
+    /// <paramref name="next"/> is awaited before the failure is thrown, so its source is idle when it is disposed.
+    /// </summary>
+    public static async ValueTask FlushWhileAwaitingAsync<T>(HttpResponse response, ValueTask<T> next, CancellationToken ct)
     {
-        response.BodyWriter.Write("data: [DONE]\n\n"u8);
-        await response.BodyWriter.FlushAsync(ct);
+        try
+        {
+            await response.BodyWriter.FlushAsync(ct);
+        }
+        catch
+        {
+            try
+            {
+                await next;
+            }
+            catch (Exception)
+            {
+                // The failed send is what the caller hears about; the source's own ending does not matter here.
+            }
+            throw;
+        }
     }
 }

@@ -21,7 +21,7 @@ public static class RequestId
         return next(context);
     });
 
-    public static string NewId() => $"req_{Guid.NewGuid():N}";
+    public static string NewId() => $"req_{Guid.CreateVersion7():N}";
 
     private static bool IsAllowed(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':';
 }

@@ -15,7 +15,7 @@ namespace Infery.Api.Gateway.Billing;
 /// </summary>
 public sealed record AuthorizedRequest(KeyEntry Key, string RequestId, long StartedAt)
 {
-    public string StreamId { get; } = Charge.StreamId(Guid.NewGuid().ToString("N"));
+    public string StreamId { get; } = Charge.StreamId(Guid.CreateVersion7().ToString("N"));
 }
 
 /// <summary>
