@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -13,20 +14,42 @@ public static class JsonBody
     {
         if (request.ContentLength > maxBytes)
             return (null, TooLarge(maxBytes));
-        using var buffer = new MemoryStream();
-        var chunk = new byte[8192];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, ct)) > 0)
+        // The body is parsed where the server buffered it: no copy of it is made before the parser's own.
+        var reader = request.BodyReader;
+        while (true)
         {
-            if (buffer.Length + read > maxBytes)
+            var result = await reader.ReadAsync(ct);
+            var body = result.Buffer;
+            if (body.Length > maxBytes)
+            {
+                reader.AdvanceTo(body.End);
                 return (null, TooLarge(maxBytes));
-            buffer.Write(chunk, 0, read);
+            }
+            if (!result.IsCompleted)
+            {
+                reader.AdvanceTo(body.Start, body.End);
+                continue;
+            }
+            try
+            {
+                return body.Length == 0
+                    ? (null, ApiError.InvalidRequest("The request body is empty; send a JSON object."))
+                    : Parse(body);
+            }
+            finally
+            {
+                reader.AdvanceTo(body.End);
+            }
         }
-        if (buffer.Length == 0)
-            return (null, ApiError.InvalidRequest("The request body is empty; send a JSON object."));
+    }
+
+    private static (JsonObject? Body, ApiError? Error) Parse(ReadOnlySequence<byte> body)
+    {
         try
         {
-            var node = JsonNode.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), documentOptions: new JsonDocumentOptions { MaxDepth = 64 });
+            var json = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 64 });
+            var node = JsonNode.Parse(ref json);
+            json.Read(); // Anything but whitespace after the value is an error.
             return node is JsonObject obj
                 ? (obj, null)
                 : (null, ApiError.InvalidRequest("The request body must be a JSON object."));
