@@ -8,13 +8,14 @@ public readonly record struct SseEvent(string? Event, string Data);
 
 /// <summary>
 /// Reads server-sent events from an upstream body. Waiting longer than the idle timeout for the next line
-/// is a <see cref="ProviderFailure.Timeout"/>; a connection that breaks is <see cref="ProviderFailure.Unreachable"/>.
+/// is a <see cref="ProviderFailure.Timeout"/>; a connection that breaks is <see cref="ProviderFailure.Unreachable"/>;
+/// a line or an event's data longer than <see cref="Utf8SseReader.MaxEventBytes"/> is <see cref="ProviderFailure.Malformed"/>.
 /// </summary>
 public static class SseReader
 {
     public static async IAsyncEnumerable<SseEvent> ReadAsync(Stream body, TimeSpan idleTimeout, [EnumeratorCancellation] CancellationToken ct)
     {
-        using var reader = new StreamReader(body, Encoding.UTF8, detectEncodingFromByteOrderMarks: false, bufferSize: 8192);
+        using var reader = new StreamReader(new LineLimitedStream(body), Encoding.UTF8, detectEncodingFromByteOrderMarks: false, bufferSize: 8192);
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
         string? name = null;
         var data = new StringBuilder();
@@ -61,7 +62,56 @@ public static class SseReader
                 if (data.Length > 0)
                     data.Append('\n');
                 data.Append(value);
+                if (data.Length > Utf8SseReader.MaxEventBytes)
+                    throw TooLong("an event's data");
             }
+        }
+    }
+
+    private static ProviderException TooLong(string what) =>
+        new(ProviderFailure.Malformed, $"{what} in the provider's stream is longer than {Utf8SseReader.MaxEventBytes / (1024 * 1024)} MiB", 200);
+
+    /// <summary>
+    /// The body as it is, except that a line growing past the limit fails the read: a line reader would
+    /// otherwise keep buffering an upstream that never sends a line break.
+    /// </summary>
+    private sealed class LineLimitedStream(Stream inner) : Stream
+    {
+        private long sinceLineBreak;
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var read = await inner.ReadAsync(buffer, cancellationToken);
+            var received = buffer.Span[..read];
+            // Only the line that began in an earlier read can be long: the others fit in this one.
+            var firstBreak = received.IndexOf((byte)'\n');
+            var continuedLine = sinceLineBreak + (firstBreak < 0 ? read : firstBreak);
+            if (continuedLine > Utf8SseReader.MaxEventBytes)
+                throw TooLong("a line");
+            sinceLineBreak = firstBreak < 0 ? continuedLine : read - received.LastIndexOf((byte)'\n') - 1;
+            return read;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                inner.Dispose();
+            base.Dispose(disposing);
         }
     }
 }

@@ -79,6 +79,37 @@ public sealed class Utf8SseReaderTests
         error.Failure.ShouldBe(ProviderFailure.Malformed);
     }
 
+    [Theory]
+    [InlineData("data: {0}")]
+    [InlineData("data: {0}\n\n")]
+    [InlineData(": {0}\n\ndata: ok\n\n")]
+    [InlineData("data: {1}\ndata: {1}\ndata: {1}\n\n")]
+    public async Task The_text_reader_refuses_a_line_or_an_event_over_the_limit_too(string shape)
+    {
+        var raw = string.Format(shape, new string('x', Utf8SseReader.MaxEventBytes + 1), new string('x', Utf8SseReader.MaxEventBytes / 3 + 1));
+
+        var error = await Should.ThrowAsync<ProviderException>(async () =>
+        {
+            await foreach (var _ in SseReader.ReadAsync(new PiecewiseBody(Pieces(raw, 64 * 1024)), Idle, default))
+            {
+            }
+        });
+
+        error.Failure.ShouldBe(ProviderFailure.Malformed);
+    }
+
+    [Fact]
+    public async Task The_text_reader_reads_lines_up_to_the_limit()
+    {
+        var content = new string('x', Utf8SseReader.MaxEventBytes - 16);
+        var events = new List<string>();
+
+        await foreach (var sse in SseReader.ReadAsync(new PiecewiseBody(Pieces($"data: {content}\n\ndata: next\n\n", 64 * 1024)), Idle, default))
+            events.Add(sse.Data);
+
+        events.ShouldBe([content, "next"]);
+    }
+
     [Fact]
     public async Task Each_event_is_valid_until_the_next_read()
     {
