@@ -7,5 +7,7 @@ FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app
 COPY --from=build /app .
 ENV ASPNETCORE_URLS=http://0.0.0.0:8080
+# The youngest generation's budget: see DOTNET_GCgen0size in the README.
+ENV DOTNET_GCgen0size=0x4000000
 EXPOSE 8080
 ENTRYPOINT ["dotnet", "Infery.Api.dll"]

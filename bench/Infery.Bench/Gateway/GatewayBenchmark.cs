@@ -81,7 +81,7 @@ public static class GatewayBenchmark
             // The gateway's backends flush their statistics as they exit; give them a moment.
             await Task.Delay(TimeSpan.FromSeconds(1));
             run.Commits = await CommittedTransactionsAsync(gatewayDb) - commitsBefore;
-            var setup = await DescribeSetupAsync(gatewayDb, database.Origin, loadAverage, mock, warmUp, seconds);
+            var setup = await DescribeSetupAsync(gatewayDb, database.Origin, loadAverage, mock, warmUp, seconds, GatewayProcess.Gen0Size(gatewayEnvironment));
             var report = RenderReport(setup, run, charged);
             Console.WriteLine(report);
             if (outPath is not null)
@@ -192,7 +192,7 @@ public static class GatewayBenchmark
     }
 
     private static async Task<string> DescribeSetupAsync(
-        string connectionString, string origin, string loadAverage, MockUpstream mock, TimeSpan warmUp, int seconds)
+        string connectionString, string origin, string loadAverage, MockUpstream mock, TimeSpan warmUp, int seconds, string gen0Size)
     {
         await using var conn = new NpgsqlConnection(connectionString);
         await conn.OpenAsync();
@@ -204,7 +204,7 @@ public static class GatewayBenchmark
             ? $" after {FirstWarmUpFactor * warmUp.TotalSeconds:0} s of warm-up per series at 16 callers and {warmUp.TotalSeconds:0} s per series and level"
             : "";
         return string.Create(CultureInfo.InvariantCulture, $"""
-            {DateTime.UtcNow:yyyy-MM-dd} · {Environment.ProcessorCount} CPU cores{loadAverage} · {RuntimeInformation.OSDescription} · .NET {Environment.Version} · gateway built {GatewayProcess.BuildConfiguration}
+            {DateTime.UtcNow:yyyy-MM-dd} · {Environment.ProcessorCount} CPU cores{loadAverage} · {RuntimeInformation.OSDescription} · .NET {Environment.Version} · gateway built {GatewayProcess.BuildConfiguration}, workstation GC, DOTNET_GCgen0size={gen0Size}
             PostgreSQL {reader.GetString(0)} ({origin}) · fsync={reader.GetString(1)} · synchronous_commit={reader.GetString(2)} — every gateway answer waits for its charge to be committed
             Mock upstream (Kestrel, same machine): non-streaming {mock.CompletionBytes} B; streaming {mock.ChunkCount} content chunks + usage chunk + [DONE] ({mock.StreamBytes} B), each flushed.
             {seconds} s per series and level{warmUpText}, in 1 s slices alternating direct and gateway; closed-loop callers over HttpClient (SocketsHttpHandler), {KeyCount} keys at {KeyRpm:N0} rpm each.

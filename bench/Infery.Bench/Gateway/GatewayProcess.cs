@@ -48,6 +48,13 @@ public sealed class GatewayProcess : IAsyncDisposable
     public static string DefaultAssemblyPath(string repositoryRoot) =>
         Path.Combine(repositoryRoot, "src", "Infery.Api", "bin", BuildConfiguration, "net10.0", "Infery.Api.dll");
 
+    /// <summary>The youngest generation's budget that run.sh and the Dockerfile give the gateway, unless one is set.</summary>
+    private const string ShippedGen0Size = "0x4000000";
+
+    /// <summary>The budget the gateway gets: from --gateway-env, else from this environment, else the shipped one.</summary>
+    public static string Gen0Size(IReadOnlyDictionary<string, string> extraEnvironment) =>
+        extraEnvironment.GetValueOrDefault("DOTNET_GCgen0size") ?? Environment.GetEnvironmentVariable("DOTNET_GCgen0size") ?? ShippedGen0Size;
+
     /// <summary>The configuration this benchmark was built in; the gateway next to it is built the same way.</summary>
     public const string BuildConfiguration =
 #if DEBUG
@@ -77,6 +84,8 @@ public sealed class GatewayProcess : IAsyncDisposable
         psi.Environment["INFERY_ADMIN_TOKEN"] = adminToken;
         psi.Environment["INFERY_SEED_DEMO"] = "0";
         psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        // As run.sh and the Dockerfile start it (see DOTNET_GCgen0size in the README).
+        psi.Environment["DOTNET_GCgen0size"] = Gen0Size(extraEnvironment);
         foreach (var (name, value) in extraEnvironment)
             psi.Environment[name] = value;
 

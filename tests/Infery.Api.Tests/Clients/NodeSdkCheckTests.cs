@@ -23,7 +23,7 @@ public sealed class NodeSdkCheckTests(NodeSdkCheckTests.LoopbackGateway gateway)
     [Fact]
     public async Task The_node_check_passes()
     {
-        var clientDirectory = Path.Combine(RepositoryRoot(), "clients", "node");
+        var clientDirectory = Path.Combine(Repository.Root, "clients", "node");
         if (!Directory.Exists(Path.Combine(clientDirectory, "node_modules")))
             await RunAsync("npm", ["ci", "--no-audit", "--no-fund"], clientDirectory, new Dictionary<string, string>(), TimeSpan.FromMinutes(5));
         var (_, key) = await gateway.NewWorkspaceWithKeyAsync(credits: 10);
@@ -61,15 +61,5 @@ public sealed class NodeSdkCheckTests(NodeSdkCheckTests.LoopbackGateway gateway)
             throw new TimeoutException($"{program} {string.Join(' ', arguments)} did not finish within {timeout}:\n{await output}\n{await errors}");
         }
         process.ExitCode.ShouldBe(0, $"{program} {string.Join(' ', arguments)} failed:\n{await output}\n{await errors}");
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Infery.sln")))
-                return directory.FullName;
-        }
-        throw new DirectoryNotFoundException($"no Infery.sln above {AppContext.BaseDirectory}");
     }
 }
