@@ -31,6 +31,9 @@ public sealed class BenchDatabase : IAsyncDisposable
         return new BenchDatabase(cluster.ConnectionString, cluster, "throwaway local cluster");
     }
 
+    /// <summary>CPU time the database server and its backends have used so far; null for a server not started here.</summary>
+    public TimeSpan? ServerCpuTime() => cluster is null ? null : ProcessCpu.OfTree(cluster.ServerProcessId);
+
     /// <summary>A pooled data source with room for <paramref name="connections"/> connections at once.</summary>
     public NpgsqlDataSource CreateDataSource(int connections)
     {

@@ -60,7 +60,7 @@ public static class GatewayBenchmark
                 var maxCallers = callerLevels.Max();
                 using var direct = new ChatLoadClient(new Uri(mock.BaseUrl, "chat/completions"), keys, isGateway: false, maxCallers);
                 using var through = new ChatLoadClient(new Uri(gateway.BaseUrl, "v1/chat/completions"), keys, isGateway: true, maxCallers);
-                run = new Run(direct, through, gateway);
+                run = new Run(direct, through, gateway, database.ServerCpuTime);
                 var startRss = gateway.StatusKilobytes("VmRSS");
 
                 if (warmUp > TimeSpan.Zero)
@@ -221,12 +221,12 @@ public static class GatewayBenchmark
         md.AppendLine();
 
         md.AppendLine("## Non-streaming").AppendLine();
-        md.AppendLine("| Callers | Path | Requests/s | p50 ms | p90 ms | p99 ms | Succeeded | Failed | Gateway CPU ms/request |");
-        md.AppendLine("|--:|---|--:|--:|--:|--:|--:|--:|--:|");
+        md.AppendLine("| Callers | Path | Requests/s | p50 ms | p90 ms | p99 ms | Succeeded | Failed | Gateway CPU ms/request | PostgreSQL CPU ms/request |");
+        md.AppendLine("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|");
         foreach (var level in run.Levels)
         {
-            AppendLatencyRow(md, level.Callers, "direct", level.DirectPlain, cpu: null);
-            AppendLatencyRow(md, level.Callers, "gateway", level.GatewayPlain, level.GatewayPlain.CpuPerRequest);
+            AppendLatencyRow(md, level.Callers, "direct", level.DirectPlain);
+            AppendLatencyRow(md, level.Callers, "gateway", level.GatewayPlain);
         }
         md.AppendLine();
         md.AppendLine("| Callers | Added p50 ms | Added p90 ms | Added p99 ms | p99 gateway ÷ direct | Throughput gateway ÷ direct |");
@@ -239,12 +239,12 @@ public static class GatewayBenchmark
         md.AppendLine();
 
         md.AppendLine("## Streaming").AppendLine();
-        md.AppendLine("| Callers | Path | Requests/s | First byte p50 ms | p90 | p99 | Last byte p50 ms | p90 | p99 | Succeeded | Failed | Gateway CPU ms/request |");
-        md.AppendLine("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+        md.AppendLine("| Callers | Path | Requests/s | First byte p50 ms | p90 | p99 | Last byte p50 ms | p90 | p99 | Succeeded | Failed | Gateway CPU ms/request | PostgreSQL CPU ms/request |");
+        md.AppendLine("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
         foreach (var level in run.Levels)
         {
-            AppendStreamRow(md, level.Callers, "direct", level.DirectStream, cpu: null);
-            AppendStreamRow(md, level.Callers, "gateway", level.GatewayStream, level.GatewayStream.CpuPerRequest);
+            AppendStreamRow(md, level.Callers, "direct", level.DirectStream);
+            AppendStreamRow(md, level.Callers, "gateway", level.GatewayStream);
         }
         md.AppendLine();
         md.AppendLine("| Callers | Added first byte p50 ms | p90 | p99 | Added last byte p50 ms | p90 | p99 | Last byte p99 gateway ÷ direct | Throughput gateway ÷ direct |");
@@ -264,7 +264,7 @@ public static class GatewayBenchmark
         if (run.Commits > 0)
             md.AppendLine(Invariant(
                 $"Transactions committed in the gateway's database during the run: {run.Commits:N0} for {run.GatewaySucceeded:N0} requests, **{(double)run.GatewaySucceeded / run.Commits:F1} requests per commit** (group commit; the count includes a few setup and check transactions).  "));
-        md.AppendLine("CPU ms/request = the gateway process's user + system time (/proc/&lt;pid&gt;/stat) over its measured slices ÷ requests answered in them.");
+        md.AppendLine("CPU ms/request = user + system time (/proc/&lt;pid&gt;/stat) over the measured gateway slices ÷ requests answered in them: of the gateway process, and of the PostgreSQL server with its backends (shown for the throwaway cluster only).");
         md.AppendLine();
 
         md.AppendLine("## Checks").AppendLine();
@@ -289,18 +289,18 @@ public static class GatewayBenchmark
         return md.ToString();
     }
 
-    private static void AppendLatencyRow(StringBuilder md, int callers, string path, Series series, double? cpu)
+    private static void AppendLatencyRow(StringBuilder md, int callers, string path, Series series)
     {
         var m = series.Measured;
         md.AppendLine(Invariant(
-            $"| {callers} | {path} | {m.PerSecond:N0} | {Ms(m.Percentile(0.50))} | {Ms(m.Percentile(0.90))} | {Ms(m.Percentile(0.99))} | {m.Succeeded:N0} | {m.Failed:N0} | {Cpu(cpu)} |"));
+            $"| {callers} | {path} | {m.PerSecond:N0} | {Ms(m.Percentile(0.50))} | {Ms(m.Percentile(0.90))} | {Ms(m.Percentile(0.99))} | {m.Succeeded:N0} | {m.Failed:N0} | {Cpu(series.CpuPerRequest)} | {Cpu(series.DatabaseCpuPerRequest)} |"));
     }
 
-    private static void AppendStreamRow(StringBuilder md, int callers, string path, Series series, double? cpu)
+    private static void AppendStreamRow(StringBuilder md, int callers, string path, Series series)
     {
         var (m, f) = (series.Measured, series.FirstByte);
         md.AppendLine(Invariant(
-            $"| {callers} | {path} | {m.PerSecond:N0} | {Ms(f.Percentile(0.50))} | {Ms(f.Percentile(0.90))} | {Ms(f.Percentile(0.99))} | {Ms(m.Percentile(0.50))} | {Ms(m.Percentile(0.90))} | {Ms(m.Percentile(0.99))} | {m.Succeeded:N0} | {m.Failed:N0} | {Cpu(cpu)} |"));
+            $"| {callers} | {path} | {m.PerSecond:N0} | {Ms(f.Percentile(0.50))} | {Ms(f.Percentile(0.90))} | {Ms(f.Percentile(0.99))} | {Ms(m.Percentile(0.50))} | {Ms(m.Percentile(0.90))} | {Ms(m.Percentile(0.99))} | {m.Succeeded:N0} | {m.Failed:N0} | {Cpu(series.CpuPerRequest)} | {Cpu(series.DatabaseCpuPerRequest)} |"));
     }
 
     private static string Cpu(double? ms) => ms is { } value ? value.ToString("F3", CultureInfo.InvariantCulture) : "";
@@ -321,9 +321,10 @@ public static class GatewayBenchmark
     public sealed record MemoryUse(long StartRssKb, long EndRssKb, long PeakKb, long Threads);
 
     /// <summary>One path (direct or gateway) in one mode (streaming or not) at one level of callers, over all its slices.</summary>
-    private sealed class Series(string name, ChatLoadClient client, byte[] body, bool stream, GatewayProcess? gateway)
+    private sealed class Series(string name, ChatLoadClient client, byte[] body, bool stream, GatewayProcess? gateway, Func<TimeSpan?>? databaseCpu)
     {
         private TimeSpan cpu;
+        private TimeSpan? dbCpu;
 
         public string Name { get; } = name;
         public LoadResult Measured { get; private set; } = LoadResult.Empty;
@@ -332,15 +333,20 @@ public static class GatewayBenchmark
 
         public double? CpuPerRequest => gateway is null || Measured.Succeeded == 0 ? null : cpu.TotalMilliseconds / Measured.Succeeded;
 
+        public double? DatabaseCpuPerRequest => dbCpu is { } used && Measured.Succeeded > 0 ? used.TotalMilliseconds / Measured.Succeeded : null;
+
         public async Task WarmUpAsync(int callers, TimeSpan length) =>
             WarmUp = WarmUp.Add((await RunAsync(callers, length)).Load);
 
         public async Task MeasureSliceAsync(int callers, TimeSpan length)
         {
             var cpuBefore = gateway?.CpuTime() ?? TimeSpan.Zero;
+            var dbCpuBefore = databaseCpu?.Invoke();
             var (load, firstBytes) = await RunAsync(callers, length);
             if (gateway is not null)
                 cpu += gateway.CpuTime() - cpuBefore;
+            if (dbCpuBefore is { } before && databaseCpu!() is { } after)
+                dbCpu = (dbCpu ?? TimeSpan.Zero) + (after - before);
             Measured = Measured.Add(load);
             FirstByte = FirstByte.Add(firstBytes);
         }
@@ -358,7 +364,7 @@ public static class GatewayBenchmark
         {
             var m = Measured;
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{Name,-20} callers {callers,3}: {m.PerSecond,8:F0} req/s  p50 {Ms(m.Percentile(0.50)),6} ms  p99 {Ms(m.Percentile(0.99)),7} ms  failed {m.Failed}{(CpuPerRequest is { } c ? $"  cpu {c:F3} ms/req" : "")}"));
+                $"{Name,-20} callers {callers,3}: {m.PerSecond,8:F0} req/s  p50 {Ms(m.Percentile(0.50)),6} ms  p99 {Ms(m.Percentile(0.99)),7} ms  failed {m.Failed}{(CpuPerRequest is { } c ? $"  cpu {c:F3} ms/req" : "")}{(DatabaseCpuPerRequest is { } db ? $"  postgres {db:F3} ms/req" : "")}"));
             if (m.FirstError is not null)
                 Console.Error.WriteLine($"  first error: {m.FirstError.GetType().Name}: {m.FirstError.Message}");
         }
@@ -371,7 +377,7 @@ public static class GatewayBenchmark
         public IEnumerable<Series> Direct => [DirectPlain, DirectStream];
     }
 
-    private sealed class Run(ChatLoadClient direct, ChatLoadClient gateway, GatewayProcess process)
+    private sealed class Run(ChatLoadClient direct, ChatLoadClient gateway, GatewayProcess process, Func<TimeSpan?> databaseCpu)
     {
         private static readonly byte[] PlainBody = ChatLoadClient.RequestBody(ModelSlug, stream: false);
         private static readonly byte[] StreamBody = ChatLoadClient.RequestBody(ModelSlug, stream: true);
@@ -398,10 +404,10 @@ public static class GatewayBenchmark
             .FirstOrDefault(e => e is not null) is { } e ? $"{e.GetType().Name}: {e.Message}" : null;
 
         private Level NewLevel(int callers) => new(callers,
-            new Series("direct", direct, PlainBody, false, null),
-            new Series("gateway", gateway, PlainBody, false, process),
-            new Series("direct stream", direct, StreamBody, true, null),
-            new Series("gateway stream", gateway, StreamBody, true, process));
+            new Series("direct", direct, PlainBody, false, null, null),
+            new Series("gateway", gateway, PlainBody, false, process, databaseCpu),
+            new Series("direct stream", direct, StreamBody, true, null, null),
+            new Series("gateway stream", gateway, StreamBody, true, process, databaseCpu));
 
         public async Task WarmUpAsync(int callers, TimeSpan length)
         {

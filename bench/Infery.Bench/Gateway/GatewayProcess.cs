@@ -14,9 +14,6 @@ namespace Infery.Bench.Gateway;
 /// </summary>
 public sealed class GatewayProcess : IAsyncDisposable
 {
-    /// <summary>Linux reports utime and stime in clock ticks of 1/100 s (USER_HZ) on every mainstream architecture.</summary>
-    private const double ClockTicksPerSecond = 100;
-
     private readonly Process process;
     private readonly Queue<string> outputTail = new();
 
@@ -169,14 +166,7 @@ public sealed class GatewayProcess : IAsyncDisposable
     }
 
     /// <summary>User plus system CPU time the gateway process has used so far.</summary>
-    public TimeSpan CpuTime()
-    {
-        // /proc/<pid>/stat: "pid (comm) state ..." — fields after the closing parenthesis; utime and stime are fields 14 and 15.
-        var stat = File.ReadAllText($"/proc/{process.Id}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-        return TimeSpan.FromSeconds(ticks / ClockTicksPerSecond);
-    }
+    public TimeSpan CpuTime() => ProcessCpu.Of(process.Id);
 
     /// <summary>A field of /proc/&lt;pid&gt;/status in kB, e.g. VmHWM (peak resident set) or VmRSS.</summary>
     public long StatusKilobytes(string field)

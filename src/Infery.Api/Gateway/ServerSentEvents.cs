@@ -24,10 +24,24 @@ public static class ServerSentEvents
     public static void WriteChunk(HttpResponse response, ChatJson data)
     {
         var pipe = response.BodyWriter;
-        pipe.Write("data: "u8);
+        if (data.Object is null)
+        {
+            // One reservation of the server's buffer per event, rather than one per part: each takes its lock.
+            var json = data.Utf8.Span;
+            var span = pipe.GetSpan(Prefix.Length + json.Length + Suffix.Length);
+            Prefix.CopyTo(span);
+            json.CopyTo(span[Prefix.Length..]);
+            Suffix.CopyTo(span[(Prefix.Length + json.Length)..]);
+            pipe.Advance(Prefix.Length + json.Length + Suffix.Length);
+            return;
+        }
+        pipe.Write(Prefix);
         WriteJson(pipe, data);
-        pipe.Write("\n\n"u8);
+        pipe.Write(Suffix);
     }
+
+    private static ReadOnlySpan<byte> Prefix => "data: "u8;
+    private static ReadOnlySpan<byte> Suffix => "\n\n"u8;
 
     /// <summary>A completion or chunk as JSON: the adapter's UTF-8 as it is, or its object serialised.</summary>
     public static void WriteJson(IBufferWriter<byte> output, ChatJson data)

@@ -57,6 +57,9 @@ public sealed class LocalCluster : IDisposable
 
     public string ConnectionString { get; }
 
+    /// <summary>The server's main process (the postmaster); every backend is a child of it.</summary>
+    public int ServerProcessId => int.Parse(File.ReadLines(Path.Combine(dataDir, "postmaster.pid")).First(), System.Globalization.CultureInfo.InvariantCulture);
+
     public static async Task<LocalCluster> StartAsync(string dataDir)
     {
         var binDir = FindBinDir();
