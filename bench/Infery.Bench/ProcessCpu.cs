@@ -8,9 +8,13 @@ public static class ProcessCpu
     /// <summary>Linux reports utime and stime in clock ticks of 1/100 s (USER_HZ) on every mainstream architecture.</summary>
     private const double ClockTicksPerSecond = 100;
 
-    public static TimeSpan Of(int pid) => Read(pid) is { } stat ? TimeSpan.FromSeconds(stat.Ticks / ClockTicksPerSecond) : TimeSpan.Zero;
+    public static TimeSpan Of(int pid) =>
+        TimeSpan.FromSeconds((Read(pid)?.Ticks ?? throw new InvalidOperationException($"process {pid} has exited")) / ClockTicksPerSecond);
 
-    /// <summary>A process and its children, e.g. a PostgreSQL server and its backends. A child that has exited no longer counts.</summary>
+    /// <summary>
+    /// A process and its children, e.g. a PostgreSQL server and its backends. A child that has exited no longer
+    /// counts, so a backend that closes between two readings takes its time with it.
+    /// </summary>
     public static TimeSpan OfTree(int parentPid)
     {
         var ticks = Read(parentPid)?.Ticks ?? 0;
