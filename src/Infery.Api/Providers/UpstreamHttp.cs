@@ -68,7 +68,7 @@ public static class UpstreamHttp
     {
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
         idle.CancelAfter(idleTimeout);
-        byte[] body;
+        ReadOnlyMemory<byte> body;
         try
         {
             body = await ReadBoundedAsync(response.Content, MaxBodyBytes, idle.Token);
@@ -81,23 +81,24 @@ public static class UpstreamHttp
         {
             throw new ProviderException(ProviderFailure.Unreachable, "the provider's connection broke while sending the response", inner: e);
         }
-        return body.AsSpan().StartsWith("\uFEFF"u8) ? body.AsMemory(3) : body;
+        return body.Span.StartsWith("\uFEFF"u8) ? body[3..] : body;
     }
 
     /// <summary>Upstream text is UTF-8; a malformed sequence becomes U+FFFD rather than failing the reply.</summary>
     private static string Text(ReadOnlyMemory<byte> utf8) => System.Text.Encoding.UTF8.GetString(utf8.Span);
 
-    private static async Task<byte[]> ReadBoundedAsync(HttpContent content, int limit, CancellationToken ct)
+    /// <summary>The body in the buffer it was read into; one byte over its declared length leaves room to read its end.</summary>
+    private static async Task<ReadOnlyMemory<byte>> ReadBoundedAsync(HttpContent content, int limit, CancellationToken ct)
     {
         if (content.Headers.ContentLength > limit)
             throw TooLarge(limit);
         await using var stream = await content.ReadAsStreamAsync(ct);
-        var body = new System.Buffers.ArrayBufferWriter<byte>((int)Math.Clamp(content.Headers.ContentLength ?? 4096, 1, limit));
+        var body = new System.Buffers.ArrayBufferWriter<byte>((int)Math.Clamp((content.Headers.ContentLength ?? 4096) + 1, 1, limit + 1L));
         while (true)
         {
             var read = await stream.ReadAsync(body.GetMemory(), ct);
             if (read == 0)
-                return body.WrittenSpan.ToArray();
+                return body.WrittenMemory;
             body.Advance(read);
             if (body.WrittenCount > limit)
                 throw TooLarge(limit);
