@@ -28,11 +28,12 @@ public static class ServerSentEvents
         {
             // One reservation of the server's buffer per event, rather than one per part: each takes its lock.
             var json = data.Utf8.Span;
-            var span = pipe.GetSpan(Prefix.Length + json.Length + Suffix.Length);
+            var length = Prefix.Length + json.Length + Suffix.Length;
+            var span = pipe.GetSpan(length);
             Prefix.CopyTo(span);
             json.CopyTo(span[Prefix.Length..]);
             Suffix.CopyTo(span[(Prefix.Length + json.Length)..]);
-            pipe.Advance(Prefix.Length + json.Length + Suffix.Length);
+            pipe.Advance(length);
             return;
         }
         pipe.Write(Prefix);

@@ -63,13 +63,10 @@ public static class SseReader
                     data.Append('\n');
                 data.Append(value);
                 if (data.Length > Utf8SseReader.MaxEventBytes)
-                    throw TooLong("an event's data");
+                    throw Utf8SseReader.TooLong();
             }
         }
     }
-
-    private static ProviderException TooLong(string what) =>
-        new(ProviderFailure.Malformed, $"{what} in the provider's stream is longer than {Utf8SseReader.MaxEventBytes / (1024 * 1024)} MiB", 200);
 
     /// <summary>
     /// The body as it is, except that a line growing past the limit fails the read: a line reader would
@@ -87,7 +84,7 @@ public static class SseReader
             var firstBreak = received.IndexOf((byte)'\n');
             var continuedLine = sinceLineBreak + (firstBreak < 0 ? read : firstBreak);
             if (continuedLine > Utf8SseReader.MaxEventBytes)
-                throw TooLong("a line");
+                throw Utf8SseReader.TooLong();
             sinceLineBreak = firstBreak < 0 ? continuedLine : read - received.LastIndexOf((byte)'\n') - 1;
             return read;
         }

@@ -163,7 +163,8 @@ public sealed class Utf8SseReader : IDisposable
         buffer = larger;
     }
 
-    private static ProviderException TooLong() =>
+    /// <summary>A line or an event past <see cref="MaxEventBytes"/>, from either reader.</summary>
+    internal static ProviderException TooLong() =>
         new(ProviderFailure.Malformed, $"the provider sent a stream event longer than {MaxEventBytes / (1024 * 1024)} MiB", 200);
 
     public void Dispose()
