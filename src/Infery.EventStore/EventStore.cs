@@ -118,6 +118,7 @@ public static class BatchExtensions
         return command;
     }
 
-    public static NpgsqlParameter Jsonb(string[] values) =>
+    /// <summary>A <c>jsonb[]</c> parameter from UTF-8 JSON documents.</summary>
+    public static NpgsqlParameter Jsonb(byte[][] values) =>
         new() { Value = values, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb };
 }

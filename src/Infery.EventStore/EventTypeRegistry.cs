@@ -55,14 +55,17 @@ public sealed class EventTypeRegistry
 
     public string Serialize(object data) => JsonSerializer.Serialize(data, data.GetType(), SerializerOptions);
 
+    /// <summary>The form appends send: PostgreSQL takes <c>jsonb</c> as UTF-8, so no string is built on the way.</summary>
+    internal byte[] SerializeToUtf8(object data) => JsonSerializer.SerializeToUtf8Bytes(data, data.GetType(), SerializerOptions);
+
     /// <summary>Unknown names (events written by a newer version) come back as a JsonElement, never an error.</summary>
     public object Deserialize(string typeName, string json) =>
         typesByName.TryGetValue(typeName, out var type)
             ? JsonSerializer.Deserialize(json, type, SerializerOptions)!
             : JsonSerializer.Deserialize<JsonElement>(json);
 
-    internal string SerializeMetadata(EventMetadata metadata) =>
-        JsonSerializer.Serialize(metadata, SerializerOptions);
+    internal byte[] SerializeMetadataToUtf8(EventMetadata metadata) =>
+        JsonSerializer.SerializeToUtf8Bytes(metadata, SerializerOptions);
 
     internal EventMetadata DeserializeMetadata(string json) =>
         JsonSerializer.Deserialize<EventMetadata>(json, SerializerOptions) ?? EventMetadata.None;

@@ -262,8 +262,8 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
         var streamIds = new string[envelopes.Count];
         var eventVersions = new long[envelopes.Count];
         var types = new string[envelopes.Count];
-        var data = new string[envelopes.Count];
-        var metadata = new string[envelopes.Count];
+        var data = new byte[envelopes.Count][];
+        var metadata = new byte[envelopes.Count][];
         var workspaces = new string?[envelopes.Count];
         for (var i = 0; i < envelopes.Count; i++)
         {
@@ -271,8 +271,11 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
             streamIds[i] = e.StreamId;
             eventVersions[i] = e.Version;
             types[i] = e.TypeName;
-            data[i] = registry.Serialize(e.Data);
-            metadata[i] = registry.SerializeMetadata(e.Metadata);
+            data[i] = registry.SerializeToUtf8(e.Data);
+            // The events of one append share their metadata: serialize it once.
+            metadata[i] = i > 0 && ReferenceEquals(e.Metadata, envelopes[i - 1].Metadata)
+                ? metadata[i - 1]
+                : registry.SerializeMetadataToUtf8(e.Metadata);
             workspaces[i] = e.Metadata.WorkspaceId;
         }
         write.Add("""
