@@ -10,6 +10,7 @@ try
     {
         "appends" => await EventStoreAppendBenchmark.RunAsync(arguments),
         "gateway" => await GatewayBenchmark.RunAsync(arguments),
+        "forwarder" => await BareForwarder.RunAsync(arguments),
         _ => Usage(),
     };
 }
@@ -31,6 +32,8 @@ static int Usage()
                     straight to the same mock upstream; non-streaming and streaming
                     [--seconds N] [--concurrency 1,16,64] [--chunks 20] [--warmup 1] [--out path]
                     [--gateway path/to/Infery.Api.dll] [--gateway-env "NAME=value;..."] [--smoke]
+          forwarder the bare forwarder the gateway benchmark starts as its reference hop
+                    --upstream http://host:port/v1/ --urls http://127.0.0.1:port
 
         The database is INFERY_DB if set, otherwise a throwaway local PostgreSQL cluster.
         """);

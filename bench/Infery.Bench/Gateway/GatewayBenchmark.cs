@@ -7,10 +7,10 @@ using Npgsql;
 namespace Infery.Bench.Gateway;
 
 /// <summary>
-/// The gateway's own cost: the same chat completions sent straight to a mock upstream and through the gateway
-/// (a separate process, billing every request durably in PostgreSQL) to that same mock, in one run, in
-/// alternating one-second slices. Afterwards the events table must hold one credits.charged.v1 event per
-/// request the gateway answered.
+/// The gateway's own cost: the same chat completions sent straight to a mock upstream, through a bare forwarder
+/// (the least a proxy on the same stack does) and through the gateway (a separate process, billing every request
+/// durably in PostgreSQL) to that same mock, in one run, in rotating one-second slices. Afterwards the events
+/// table must hold one credits.charged.v1 event per request the gateway answered.
 /// </summary>
 public static class GatewayBenchmark
 {
@@ -54,13 +54,15 @@ public static class GatewayBenchmark
             var commitsBefore = await CommittedTransactionsAsync(gatewayDb);
             Run run;
             await using (var gateway = await GatewayProcess.StartAsync(gatewayPath, gatewayDb, catalogPath, gatewayEnvironment))
+            await using (var forwarder = await GatewayProcess.StartBareForwarderAsync(mock.BaseUrl, gatewayEnvironment))
             {
-                Console.Error.WriteLine($"gateway pid {gateway.Pid} on {gateway.BaseUrl}");
+                Console.Error.WriteLine($"gateway pid {gateway.Pid} on {gateway.BaseUrl}; bare forwarder pid {forwarder.Pid} on {forwarder.BaseUrl}");
                 var (_, keys) = await gateway.CreateWorkspaceWithKeysAsync(GrantedCredits, KeyCount, KeyRpm);
                 var maxCallers = callerLevels.Max();
                 using var direct = new ChatLoadClient(new Uri(mock.BaseUrl, "chat/completions"), keys, isGateway: false, maxCallers);
+                using var bare = new ChatLoadClient(new Uri(forwarder.BaseUrl, "v1/chat/completions"), keys, isGateway: false, maxCallers);
                 using var through = new ChatLoadClient(new Uri(gateway.BaseUrl, "v1/chat/completions"), keys, isGateway: true, maxCallers);
-                run = new Run(direct, through, gateway, database.ServerCpuTime);
+                run = new Run(new Route(direct, null), new Route(bare, forwarder), new Route(through, gateway), database.ServerCpuTime);
                 var startRss = gateway.StatusKilobytes("VmRSS");
 
                 if (warmUp > TimeSpan.Zero)
@@ -75,6 +77,8 @@ public static class GatewayBenchmark
                 run.Memory = new MemoryUse(startRss, gateway.StatusKilobytes("VmRSS"), gateway.StatusKilobytes("VmHWM"), gateway.Threads());
                 if (gateway.HasExited)
                     Console.Error.WriteLine($"the gateway exited during the run:\n{gateway.OutputTail}");
+                if (forwarder.HasExited)
+                    Console.Error.WriteLine($"the bare forwarder exited during the run:\n{forwarder.OutputTail}");
             }
 
             var charged = await CountChargesAsync(gatewayDb) - chargesBefore;
@@ -96,6 +100,8 @@ public static class GatewayBenchmark
             Console.Error.WriteLine($"gateway requests: {gatewaySucceeded:N0} succeeded, {gatewayFailed:N0} failed; {ChargedEvent} events: {charged:N0}");
             if (run.DirectFailed > 0)
                 Console.Error.WriteLine($"warning: {run.DirectFailed:N0} direct requests failed (the load or the mock, not the gateway)");
+            if (run.BareFailed > 0)
+                Console.Error.WriteLine($"warning: {run.BareFailed:N0} requests through the bare forwarder failed (not the gateway); first: {run.FirstBareError}");
             if (gatewayFailed > 0)
                 Console.Error.WriteLine($"FAILED: {gatewayFailed:N0} gateway requests failed; first: {run.FirstGatewayError}");
             if (charged != gatewaySucceeded)
@@ -207,8 +213,9 @@ public static class GatewayBenchmark
             {DateTime.UtcNow:yyyy-MM-dd} · {Environment.ProcessorCount} CPU cores{loadAverage} · {RuntimeInformation.OSDescription} · .NET {Environment.Version} · gateway built {GatewayProcess.BuildConfiguration}, workstation GC, DOTNET_GCgen0size={gen0Size}
             PostgreSQL {reader.GetString(0)} ({origin}) · fsync={reader.GetString(1)} · synchronous_commit={reader.GetString(2)} — every gateway answer waits for its charge to be committed
             Mock upstream (Kestrel, same machine): non-streaming {mock.CompletionBytes} B; streaming {mock.ChunkCount} content chunks + usage chunk + [DONE] ({mock.StreamBytes} B), each flushed.
-            {seconds} s per series and level{warmUpText}, in 1 s slices alternating direct and gateway; closed-loop callers over HttpClient (SocketsHttpHandler), {KeyCount} keys at {KeyRpm:N0} rpm each.
-            Load generator, mock, gateway and PostgreSQL all share the {Environment.ProcessorCount} cores.
+            Bare hop: a forwarder on the gateway's stack, a process of its own (Kestrel in, the body passed to HttpClient, the answer passed back as it arrives; no parsing, key or billing): what any proxy here pays before doing its own work.
+            {seconds} s per series and level{warmUpText}, in 1 s slices rotating between direct, bare hop and gateway; closed-loop callers over HttpClient (SocketsHttpHandler), {KeyCount} keys at {KeyRpm:N0} rpm each.
+            Load generator, mock, bare forwarder, gateway and PostgreSQL all share the {Environment.ProcessorCount} cores.
             """);
     }
 
@@ -221,39 +228,41 @@ public static class GatewayBenchmark
         md.AppendLine();
 
         md.AppendLine("## Non-streaming").AppendLine();
-        md.AppendLine("| Callers | Path | Requests/s | p50 ms | p90 ms | p99 ms | Succeeded | Failed | Gateway CPU ms/request | PostgreSQL CPU ms/request |");
+        md.AppendLine("| Callers | Path | Requests/s | p50 ms | p90 ms | p99 ms | Succeeded | Failed | Proxy CPU ms/request | PostgreSQL CPU ms/request |");
         md.AppendLine("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|");
         foreach (var level in run.Levels)
         {
             AppendLatencyRow(md, level.Callers, "direct", level.DirectPlain);
+            AppendLatencyRow(md, level.Callers, "bare hop", level.BarePlain);
             AppendLatencyRow(md, level.Callers, "gateway", level.GatewayPlain);
         }
         md.AppendLine();
-        md.AppendLine("| Callers | Added p50 ms | Added p90 ms | Added p99 ms | p99 gateway ÷ direct | Throughput gateway ÷ direct |");
-        md.AppendLine("|--:|--:|--:|--:|--:|--:|");
+        md.AppendLine("| Callers | Added p50 ms | Added p90 ms | Added p99 ms | p99 gateway ÷ direct | Throughput gateway ÷ direct | Bare hop: added p99 ms | Bare hop: throughput ÷ direct |");
+        md.AppendLine("|--:|--:|--:|--:|--:|--:|--:|--:|");
         foreach (var level in run.Levels)
         {
-            var (d, g) = (level.DirectPlain.Measured, level.GatewayPlain.Measured);
-            md.AppendLine(Invariant($"| {level.Callers} | {Added(g, d, 0.50)} | {Added(g, d, 0.90)} | **{Added(g, d, 0.99)}** | {Ratio(g.Percentile(0.99), d.Percentile(0.99))} | **{Throughput(g, d)}** |"));
+            var (d, b, g) = (level.DirectPlain.Measured, level.BarePlain.Measured, level.GatewayPlain.Measured);
+            md.AppendLine(Invariant($"| {level.Callers} | {Added(g, d, 0.50)} | {Added(g, d, 0.90)} | **{Added(g, d, 0.99)}** | {Ratio(g.Percentile(0.99), d.Percentile(0.99))} | **{Throughput(g, d)}** | {Added(b, d, 0.99)} | {Throughput(b, d)} |"));
         }
         md.AppendLine();
 
         md.AppendLine("## Streaming").AppendLine();
-        md.AppendLine("| Callers | Path | Requests/s | First byte p50 ms | p90 | p99 | Last byte p50 ms | p90 | p99 | Succeeded | Failed | Gateway CPU ms/request | PostgreSQL CPU ms/request |");
+        md.AppendLine("| Callers | Path | Requests/s | First byte p50 ms | p90 | p99 | Last byte p50 ms | p90 | p99 | Succeeded | Failed | Proxy CPU ms/request | PostgreSQL CPU ms/request |");
         md.AppendLine("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
         foreach (var level in run.Levels)
         {
             AppendStreamRow(md, level.Callers, "direct", level.DirectStream);
+            AppendStreamRow(md, level.Callers, "bare hop", level.BareStream);
             AppendStreamRow(md, level.Callers, "gateway", level.GatewayStream);
         }
         md.AppendLine();
-        md.AppendLine("| Callers | Added first byte p50 ms | p90 | p99 | Added last byte p50 ms | p90 | p99 | Last byte p99 gateway ÷ direct | Throughput gateway ÷ direct |");
-        md.AppendLine("|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+        md.AppendLine("| Callers | Added first byte p50 ms | p90 | p99 | Added last byte p50 ms | p90 | p99 | Last byte p99 gateway ÷ direct | Throughput gateway ÷ direct | Bare hop: added last byte p99 ms | Bare hop: throughput ÷ direct |");
+        md.AppendLine("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
         foreach (var level in run.Levels)
         {
-            var (d, g) = (level.DirectStream, level.GatewayStream);
+            var (d, b, g) = (level.DirectStream, level.BareStream, level.GatewayStream);
             md.AppendLine(Invariant(
-                $"| {level.Callers} | {Added(g.FirstByte, d.FirstByte, 0.50)} | {Added(g.FirstByte, d.FirstByte, 0.90)} | {Added(g.FirstByte, d.FirstByte, 0.99)} | {Added(g.Measured, d.Measured, 0.50)} | {Added(g.Measured, d.Measured, 0.90)} | **{Added(g.Measured, d.Measured, 0.99)}** | {Ratio(g.Measured.Percentile(0.99), d.Measured.Percentile(0.99))} | **{Throughput(g.Measured, d.Measured)}** |"));
+                $"| {level.Callers} | {Added(g.FirstByte, d.FirstByte, 0.50)} | {Added(g.FirstByte, d.FirstByte, 0.90)} | {Added(g.FirstByte, d.FirstByte, 0.99)} | {Added(g.Measured, d.Measured, 0.50)} | {Added(g.Measured, d.Measured, 0.90)} | **{Added(g.Measured, d.Measured, 0.99)}** | {Ratio(g.Measured.Percentile(0.99), d.Measured.Percentile(0.99))} | **{Throughput(g.Measured, d.Measured)}** | {Added(b.Measured, d.Measured, 0.99)} | {Throughput(b.Measured, d.Measured)} |"));
         }
         md.AppendLine();
 
@@ -264,13 +273,13 @@ public static class GatewayBenchmark
         if (run.Commits > 0)
             md.AppendLine(Invariant(
                 $"Transactions committed in the gateway's database during the run: {run.Commits:N0} for {run.GatewaySucceeded:N0} requests, **{(double)run.GatewaySucceeded / run.Commits:F1} requests per commit** (group commit; the count includes a few setup and check transactions).  "));
-        md.AppendLine("CPU ms/request = user + system time (/proc/&lt;pid&gt;/stat) over the measured gateway slices ÷ requests answered in them: of the gateway process, and of the PostgreSQL server with its backends (shown for the throwaway cluster only).");
+        md.AppendLine("CPU ms/request = user + system time (/proc/&lt;pid&gt;/stat) over a path's measured slices ÷ requests answered in them: of the gateway or bare forwarder process, and of the PostgreSQL server with its backends (gateway slices, throwaway cluster only).");
         md.AppendLine();
 
         md.AppendLine("## Checks").AppendLine();
         var succeeded = run.GatewaySucceeded;
         var failed = run.GatewayFailed;
-        md.AppendLine(Invariant($"- Gateway requests: **{succeeded:N0} succeeded, {failed:N0} failed** (warm-ups included); direct requests failed: {run.DirectFailed:N0}."));
+        md.AppendLine(Invariant($"- Gateway requests: **{succeeded:N0} succeeded, {failed:N0} failed** (warm-ups included); direct requests failed: {run.DirectFailed:N0}; bare hop requests failed: {run.BareFailed:N0}."));
         var verdict = charged == succeeded ? "one per succeeded gateway request, none lost." : Invariant($"**{succeeded - charged:N0} missing**.");
         md.AppendLine(Invariant($"- `{ChargedEvent}` events stored: **{charged:N0}** — {verdict}"));
         var c16 = run.Levels.FirstOrDefault(l => l.Callers == 16);
@@ -279,12 +288,13 @@ public static class GatewayBenchmark
         {
             var plain = Added(c16.GatewayPlain.Measured, c16.DirectPlain.Measured, 0.99);
             var stream = Added(c16.GatewayStream.Measured, c16.DirectStream.Measured, 0.99);
-            md.AppendLine(Invariant($"- Target: added p99 at 16 callers ≤ 1 ms with the charge durable — measured {plain} ms non-streaming, {stream} ms streaming (last byte)."));
+            var barePlain = Added(c16.BarePlain.Measured, c16.DirectPlain.Measured, 0.99);
+            md.AppendLine(Invariant($"- Target: added p99 at 16 callers ≤ 1 ms with the charge durable — measured {plain} ms non-streaming, {stream} ms streaming (last byte); a bare hop alone adds {barePlain} ms."));
         }
         if (c64 is not null)
         {
             md.AppendLine(Invariant(
-                $"- Target: throughput through the gateway ≥ 50% of direct at 64 callers — measured {100 * c64.GatewayPlain.Measured.PerSecond / c64.DirectPlain.Measured.PerSecond:F0}% non-streaming, {100 * c64.GatewayStream.Measured.PerSecond / c64.DirectStream.Measured.PerSecond:F0}% streaming."));
+                $"- Target: throughput through the gateway ≥ 50% of direct at 64 callers — measured {Percent(c64.GatewayPlain, c64.DirectPlain)} non-streaming, {Percent(c64.GatewayStream, c64.DirectStream)} streaming; a bare hop alone reaches {Percent(c64.BarePlain, c64.DirectPlain)} and {Percent(c64.BareStream, c64.DirectStream)}."));
         }
         return md.ToString();
     }
@@ -314,14 +324,17 @@ public static class GatewayBenchmark
     private static string Throughput(LoadResult gateway, LoadResult direct) =>
         direct.PerSecond > 0 ? (gateway.PerSecond / direct.PerSecond).ToString("F2", CultureInfo.InvariantCulture) + "×" : "";
 
+    private static string Percent(Series through, Series direct) =>
+        direct.Measured.PerSecond > 0 ? (100 * through.Measured.PerSecond / direct.Measured.PerSecond).ToString("F0", CultureInfo.InvariantCulture) + "%" : "";
+
     private static string Ms(TimeSpan latency) => latency.TotalMilliseconds.ToString("F2", CultureInfo.InvariantCulture);
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 
     public sealed record MemoryUse(long StartRssKb, long EndRssKb, long PeakKb, long Threads);
 
-    /// <summary>One path (direct or gateway) in one mode (streaming or not) at one level of callers, over all its slices.</summary>
-    private sealed class Series(string name, ChatLoadClient client, byte[] body, bool stream, GatewayProcess? gateway, Func<TimeSpan?>? databaseCpu)
+    /// <summary>One path (direct, bare hop or gateway) in one mode (streaming or not) at one level of callers, over all its slices.</summary>
+    private sealed class Series(string name, Route route, byte[] body, bool stream, Func<TimeSpan?>? databaseCpu)
     {
         private TimeSpan cpu;
         private TimeSpan? dbCpu;
@@ -331,7 +344,7 @@ public static class GatewayBenchmark
         public LoadResult FirstByte { get; private set; } = LoadResult.Empty;
         public LoadResult WarmUp { get; private set; } = LoadResult.Empty;
 
-        public double? CpuPerRequest => gateway is null || Measured.Succeeded == 0 ? null : cpu.TotalMilliseconds / Measured.Succeeded;
+        public double? CpuPerRequest => route.Proxy is null || Measured.Succeeded == 0 ? null : cpu.TotalMilliseconds / Measured.Succeeded;
 
         public double? DatabaseCpuPerRequest => dbCpu is { } used && Measured.Succeeded > 0 ? used.TotalMilliseconds / Measured.Succeeded : null;
 
@@ -340,11 +353,11 @@ public static class GatewayBenchmark
 
         public async Task MeasureSliceAsync(int callers, TimeSpan length)
         {
-            var cpuBefore = gateway?.CpuTime() ?? TimeSpan.Zero;
+            var cpuBefore = route.Proxy?.CpuTime() ?? TimeSpan.Zero;
             var dbCpuBefore = databaseCpu?.Invoke();
             var (load, firstBytes) = await RunAsync(callers, length);
-            if (gateway is not null)
-                cpu += gateway.CpuTime() - cpuBefore;
+            if (route.Proxy is not null)
+                cpu += route.Proxy.CpuTime() - cpuBefore;
             if (dbCpuBefore is { } before && databaseCpu!() is { } after)
                 dbCpu = (dbCpu ?? TimeSpan.Zero) + (after - before);
             Measured = Measured.Add(load);
@@ -355,7 +368,7 @@ public static class GatewayBenchmark
         {
             var firstBytes = Enumerable.Range(0, callers).Select(_ => new List<long>()).ToArray();
             var load = await ClosedLoopLoad.RunAsync(callers, length, async (caller, _) =>
-                firstBytes[caller].Add(await client.SendAsync(caller, body, stream)));
+                firstBytes[caller].Add(await route.Client.SendAsync(caller, body, stream)));
             var sorted = firstBytes.SelectMany(f => f).Order().ToArray();
             return (load, new LoadResult(sorted.Length, 0, null, load.Elapsed, sorted));
         }
@@ -370,18 +383,26 @@ public static class GatewayBenchmark
         }
     }
 
-    private sealed record Level(int Callers, Series DirectPlain, Series GatewayPlain, Series DirectStream, Series GatewayStream)
+    /// <summary>Where requests go, and the process in between whose CPU time is counted, if any.</summary>
+    private sealed record Route(ChatLoadClient Client, GatewayProcess? Proxy);
+
+    private sealed record Level(
+        int Callers, Series DirectPlain, Series BarePlain, Series GatewayPlain, Series DirectStream, Series BareStream, Series GatewayStream)
     {
         public IEnumerable<Series> Gateway => [GatewayPlain, GatewayStream];
 
         public IEnumerable<Series> Direct => [DirectPlain, DirectStream];
+
+        public IEnumerable<Series> Bare => [BarePlain, BareStream];
+
+        public Series[] All => [DirectPlain, BarePlain, GatewayPlain, DirectStream, BareStream, GatewayStream];
     }
 
-    private sealed class Run(ChatLoadClient direct, ChatLoadClient gateway, GatewayProcess process, Func<TimeSpan?> databaseCpu)
+    private sealed class Run(Route direct, Route bare, Route gateway, Func<TimeSpan?> databaseCpu)
     {
         private static readonly byte[] PlainBody = ChatLoadClient.RequestBody(ModelSlug, stream: false);
         private static readonly byte[] StreamBody = ChatLoadClient.RequestBody(ModelSlug, stream: true);
-        private readonly List<Series> warmUps = [];
+        private readonly List<Level> warmUps = [];
 
         public List<Level> Levels { get; } = [];
 
@@ -389,9 +410,11 @@ public static class GatewayBenchmark
 
         public long Commits { get; set; }
 
-        private IEnumerable<Series> AllGateway => Levels.SelectMany(l => l.Gateway).Concat(warmUps.Where(s => s.Name.StartsWith("gateway", StringComparison.Ordinal)));
+        private IEnumerable<Series> AllGateway => Levels.SelectMany(l => l.Gateway).Concat(warmUps.SelectMany(l => l.Gateway));
 
-        private IEnumerable<Series> AllDirect => Levels.SelectMany(l => l.Direct).Concat(warmUps.Where(s => s.Name.StartsWith("direct", StringComparison.Ordinal)));
+        private IEnumerable<Series> AllDirect => Levels.SelectMany(l => l.Direct).Concat(warmUps.SelectMany(l => l.Direct));
+
+        private IEnumerable<Series> AllBare => Levels.SelectMany(l => l.Bare).Concat(warmUps.SelectMany(l => l.Bare));
 
         public long GatewaySucceeded => AllGateway.Sum(s => (long)s.Measured.Succeeded + s.WarmUp.Succeeded);
 
@@ -399,24 +422,30 @@ public static class GatewayBenchmark
 
         public long DirectFailed => AllDirect.Sum(s => (long)s.Measured.Failed + s.WarmUp.Failed);
 
-        public string? FirstGatewayError => AllGateway
+        public long BareFailed => AllBare.Sum(s => (long)s.Measured.Failed + s.WarmUp.Failed);
+
+        public string? FirstGatewayError => FirstError(AllGateway);
+
+        public string? FirstBareError => FirstError(AllBare);
+
+        private static string? FirstError(IEnumerable<Series> series) => series
             .Select(s => s.Measured.FirstError ?? s.WarmUp.FirstError)
             .FirstOrDefault(e => e is not null) is { } e ? $"{e.GetType().Name}: {e.Message}" : null;
 
         private Level NewLevel(int callers) => new(callers,
-            new Series("direct", direct, PlainBody, false, null, null),
-            new Series("gateway", gateway, PlainBody, false, process, databaseCpu),
-            new Series("direct stream", direct, StreamBody, true, null, null),
-            new Series("gateway stream", gateway, StreamBody, true, process, databaseCpu));
+            new Series("direct", direct, PlainBody, false, null),
+            new Series("bare hop", bare, PlainBody, false, null),
+            new Series("gateway", gateway, PlainBody, false, databaseCpu),
+            new Series("direct stream", direct, StreamBody, true, null),
+            new Series("bare hop stream", bare, StreamBody, true, null),
+            new Series("gateway stream", gateway, StreamBody, true, databaseCpu));
 
         public async Task WarmUpAsync(int callers, TimeSpan length)
         {
             var level = NewLevel(callers);
-            foreach (var series in new[] { level.DirectPlain, level.GatewayPlain, level.DirectStream, level.GatewayStream })
-            {
+            warmUps.Add(level);
+            foreach (var series in level.All)
                 await series.WarmUpAsync(callers, length);
-                warmUps.Add(series);
-            }
         }
 
         public async Task MeasureLevelAsync(int callers, TimeSpan warmUp, int slices)
@@ -424,19 +453,19 @@ public static class GatewayBenchmark
             var level = NewLevel(callers);
             Levels.Add(level);
             if (warmUp > TimeSpan.Zero)
-                foreach (var series in new[] { level.DirectPlain, level.GatewayPlain, level.DirectStream, level.GatewayStream })
+                foreach (var series in level.All)
                     await series.WarmUpAsync(callers, warmUp);
 
             for (var slice = 0; slice < slices; slice++)
             {
-                foreach (var (d, g) in new[] { (level.DirectPlain, level.GatewayPlain), (level.DirectStream, level.GatewayStream) })
+                foreach (var paths in new[] { level.All[..3], level.All[3..] })
                 {
-                    var (first, second) = slice % 2 == 0 ? (d, g) : (g, d);
-                    await first.MeasureSliceAsync(callers, SliceLength);
-                    await second.MeasureSliceAsync(callers, SliceLength);
+                    // Each path goes first, second and third in turn, so a drift in the machine's speed spreads over all three.
+                    for (var i = 0; i < paths.Length; i++)
+                        await paths[(slice + i) % paths.Length].MeasureSliceAsync(callers, SliceLength);
                 }
             }
-            foreach (var series in new[] { level.DirectPlain, level.GatewayPlain, level.DirectStream, level.GatewayStream })
+            foreach (var series in level.All)
                 series.PrintSummary(callers);
         }
     }

@@ -11,15 +11,19 @@ namespace Infery.Bench.Gateway;
 /// <summary>
 /// The gateway as it ships: the built Infery.Api started as a process of its own with <c>dotnet Infery.Api.dll</c>,
 /// configured only through environment variables, and read from the outside (/proc) for CPU time and memory.
+/// The bare forwarder the report compares it with is started and read the same way.
 /// </summary>
 public sealed class GatewayProcess : IAsyncDisposable
 {
     private readonly Process process;
     private readonly Queue<string> outputTail = new();
 
-    private GatewayProcess(Process process, Uri baseUrl, string adminToken)
+    private readonly string name;
+
+    private GatewayProcess(Process process, Uri baseUrl, string adminToken, string name)
     {
         this.process = process;
+        this.name = name;
         BaseUrl = baseUrl;
         AdminToken = adminToken;
     }
@@ -60,49 +64,70 @@ public sealed class GatewayProcess : IAsyncDisposable
         "Release";
 #endif
 
-    public static async Task<GatewayProcess> StartAsync(
+    public static Task<GatewayProcess> StartAsync(
         string assemblyPath, string connectionString, string catalogPath, IReadOnlyDictionary<string, string> extraEnvironment)
     {
         if (!File.Exists(assemblyPath))
             throw new InvalidOperationException($"the gateway is not built at {assemblyPath}; build the solution in {BuildConfiguration} first");
 
-        var port = FreePort();
-        var baseUrl = new Uri($"http://127.0.0.1:{port}/");
+        var baseUrl = FreeUrl();
         var adminToken = $"adm_bench_{Guid.NewGuid():N}";
-        var psi = new ProcessStartInfo("dotnet", [assemblyPath, "--urls", baseUrl.ToString().TrimEnd('/')])
+        var psi = Dotnet(assemblyPath, ["--urls", baseUrl.ToString().TrimEnd('/')], Gen0Size(extraEnvironment));
+        psi.Environment["INFERY_DB"] = connectionString;
+        psi.Environment["INFERY_CATALOG"] = catalogPath;
+        psi.Environment["INFERY_ADMIN_TOKEN"] = adminToken;
+        psi.Environment["INFERY_SEED_DEMO"] = "0";
+        psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        foreach (var (name, value) in extraEnvironment)
+            psi.Environment[name] = value;
+        return LaunchAsync(psi, baseUrl, adminToken, "the gateway");
+    }
+
+    /// <summary>
+    /// The <see cref="BareForwarder"/> from this benchmark's own assembly, in front of <paramref name="upstream"/>,
+    /// with the gateway's young-generation budget and nothing else of <c>--gateway-env</c>.
+    /// </summary>
+    public static Task<GatewayProcess> StartBareForwarderAsync(Uri upstream, IReadOnlyDictionary<string, string> extraEnvironment)
+    {
+        var baseUrl = FreeUrl();
+        var psi = Dotnet(typeof(BareForwarder).Assembly.Location,
+            ["forwarder", "--upstream", upstream.ToString(), "--urls", baseUrl.ToString().TrimEnd('/')], Gen0Size(extraEnvironment));
+        return LaunchAsync(psi, baseUrl, adminToken: "", "the bare forwarder");
+    }
+
+    private static ProcessStartInfo Dotnet(string assemblyPath, string[] args, string gen0Size)
+    {
+        var psi = new ProcessStartInfo("dotnet", [assemblyPath, .. args])
         {
             WorkingDirectory = Path.GetDirectoryName(assemblyPath)!,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        psi.Environment["INFERY_DB"] = connectionString;
-        psi.Environment["INFERY_CATALOG"] = catalogPath;
-        psi.Environment["INFERY_ADMIN_TOKEN"] = adminToken;
-        psi.Environment["INFERY_SEED_DEMO"] = "0";
-        psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        // As run.sh and the Dockerfile start it (see DOTNET_GCgen0size in the README).
-        psi.Environment["DOTNET_GCgen0size"] = Gen0Size(extraEnvironment);
-        foreach (var (name, value) in extraEnvironment)
-            psi.Environment[name] = value;
+        // As run.sh and the Dockerfile start the gateway (see DOTNET_GCgen0size in the README).
+        psi.Environment["DOTNET_GCgen0size"] = gen0Size;
+        return psi;
+    }
 
-        var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start the gateway");
-        var gateway = new GatewayProcess(process, baseUrl, adminToken);
-        process.OutputDataReceived += (_, e) => gateway.Remember(e.Data);
-        process.ErrorDataReceived += (_, e) => gateway.Remember(e.Data);
+    private static async Task<GatewayProcess> LaunchAsync(ProcessStartInfo psi, Uri baseUrl, string adminToken, string name)
+    {
+        var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {name}");
+        var started = new GatewayProcess(process, baseUrl, adminToken, name);
+        process.OutputDataReceived += (_, e) => started.Remember(e.Data);
+        process.ErrorDataReceived += (_, e) => started.Remember(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
         try
         {
-            await gateway.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+            await started.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
         }
         catch
         {
-            await gateway.DisposeAsync();
+            await started.DisposeAsync();
             throw;
         }
-        return gateway;
+        return started;
     }
 
     private void Remember(string? line)
@@ -124,7 +149,7 @@ public sealed class GatewayProcess : IAsyncDisposable
         while (Stopwatch.GetTimestamp() < deadline)
         {
             if (process.HasExited)
-                throw new InvalidOperationException($"the gateway exited with {process.ExitCode} while starting:\n{OutputTail}");
+                throw new InvalidOperationException($"{name} exited with {process.ExitCode} while starting:\n{OutputTail}");
             try
             {
                 using var response = await client.GetAsync("health/ready");
@@ -139,7 +164,7 @@ public sealed class GatewayProcess : IAsyncDisposable
             }
             await Task.Delay(100);
         }
-        throw new InvalidOperationException($"the gateway was not ready within {limit.TotalSeconds:0} s:\n{OutputTail}");
+        throw new InvalidOperationException($"{name} was not ready within {limit.TotalSeconds:0} s:\n{OutputTail}");
     }
 
     /// <summary>Creates a workspace through the admin API, grants it credits and issues <paramref name="keyCount"/> keys at the given rpm.</summary>
@@ -180,11 +205,11 @@ public sealed class GatewayProcess : IAsyncDisposable
     /// <summary>Number of threads the process has, from /proc/&lt;pid&gt;/status.</summary>
     public long Threads() => StatusKilobytes("Threads");
 
-    private static int FreePort()
+    private static Uri FreeUrl()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        return new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/");
     }
 
     public async ValueTask DisposeAsync()
