@@ -27,17 +27,51 @@ public sealed class CommitFailureTests(EventStoreFixture db) : IClassFixture<Eve
         await AssertOnlyDurableAppendsSucceededAsync(store, expectedFailure: e => e is PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation });
     }
 
+    // Streams written once are batched without BEGIN and COMMIT: the same guarantees must hold.
+    [Fact]
+    public async Task When_the_database_process_dies_in_a_batch_of_once_written_streams_no_caller_is_told_it_succeeded()
+    {
+        await using var store = db.NewStore(new OnPoison("select pg_terminate_backend(pg_backend_pid())"));
+
+        await AssertOnlyDurableAppendsSucceededAsync(store, expectedFailure: e => e is NpgsqlException, once: true);
+    }
+
+    [Fact]
+    public async Task When_the_commit_of_a_batch_of_once_written_streams_fails_no_caller_is_told_it_succeeded()
+    {
+        await db.ExecuteAsync("""
+            create table if not exists commit_guard_parent (id int primary key);
+            create table if not exists commit_guard (id int primary key,
+                parent int not null references commit_guard_parent (id) deferrable initially deferred);
+            """);
+        await using var store = db.NewStore(new OnPoison("insert into commit_guard (id, parent) values ((random() * 1e9)::int, -1)"));
+
+        await AssertOnlyDurableAppendsSucceededAsync(store, expectedFailure: e => e is PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation }, once: true);
+    }
+
+    [Fact]
+    public async Task A_statement_failing_after_the_inserts_of_a_batch_of_once_written_streams_takes_them_all_back()
+    {
+        await using var store = db.NewStore(new OnPoison("select 1 / 0"));
+
+        await AssertOnlyDurableAppendsSucceededAsync(store, expectedFailure: e => e is PostgresException { SqlState: PostgresErrorCodes.DivisionByZero }, once: true);
+    }
+
     /// <summary>
     /// Queues forty appends at once, one poisoned, so that several share its batch. Every caller told
     /// "appended" must find its event stored; every caller told "failed" must find nothing.
     /// </summary>
-    private async Task AssertOnlyDurableAppendsSucceededAsync(EventStore store, Func<Exception, bool> expectedFailure)
+    private async Task AssertOnlyDurableAppendsSucceededAsync(EventStore store, Func<Exception, bool> expectedFailure, bool once = false)
     {
         var prefix = $"batch-{Guid.NewGuid():N}";
-        var outcomes = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => Catch(store.AppendQuickAsync(
-            $"{prefix}-{i}", "thing",
-            i == 5 ? [new Poison("boom")] : [new ThingHappened(i, "batch")],
-            EventMetadata.None))));
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
+        {
+            var stream = $"{prefix}-{i}";
+            object[] events = i == 5 ? [new Poison("boom")] : [new ThingHappened(i, "batch")];
+            return Catch(once
+                ? store.AppendOnceAsync(stream, events, EventMetadata.None)
+                : store.AppendQuickAsync(stream, "thing", events, EventMetadata.None));
+        }));
 
         outcomes[5].ShouldNotBeNull();
         expectedFailure(outcomes[5]!).ShouldBeTrue(outcomes[5]!.ToString());
