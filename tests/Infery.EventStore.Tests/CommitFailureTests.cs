@@ -16,13 +16,7 @@ public sealed class CommitFailureTests(EventStoreFixture db) : IClassFixture<Eve
     [Fact]
     public async Task When_the_commit_itself_fails_no_caller_of_the_batch_is_told_it_succeeded()
     {
-        await db.ExecuteAsync("""
-            create table if not exists commit_guard_parent (id int primary key);
-            create table if not exists commit_guard (id int primary key,
-                parent int not null references commit_guard_parent (id) deferrable initially deferred);
-            """);
-        // The deferred foreign key is checked only at COMMIT, so the failure happens in the commit itself.
-        await using var store = db.NewStore(new OnPoison("insert into commit_guard (id, parent) values ((random() * 1e9)::int, -1)"));
+        await using var store = db.NewStore(new OnPoison(await FailsAtCommitAsync()));
 
         await AssertOnlyDurableAppendsSucceededAsync(store, expectedFailure: e => e is PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation });
     }
@@ -39,12 +33,7 @@ public sealed class CommitFailureTests(EventStoreFixture db) : IClassFixture<Eve
     [Fact]
     public async Task When_the_commit_of_a_batch_of_once_written_streams_fails_no_caller_is_told_it_succeeded()
     {
-        await db.ExecuteAsync("""
-            create table if not exists commit_guard_parent (id int primary key);
-            create table if not exists commit_guard (id int primary key,
-                parent int not null references commit_guard_parent (id) deferrable initially deferred);
-            """);
-        await using var store = db.NewStore(new OnPoison("insert into commit_guard (id, parent) values ((random() * 1e9)::int, -1)"));
+        await using var store = db.NewStore(new OnPoison(await FailsAtCommitAsync()));
 
         await AssertOnlyDurableAppendsSucceededAsync(store, expectedFailure: e => e is PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation }, once: true);
     }
@@ -55,6 +44,20 @@ public sealed class CommitFailureTests(EventStoreFixture db) : IClassFixture<Eve
         await using var store = db.NewStore(new OnPoison("select 1 / 0"));
 
         await AssertOnlyDurableAppendsSucceededAsync(store, expectedFailure: e => e is PostgresException { SqlState: PostgresErrorCodes.DivisionByZero }, once: true);
+    }
+
+    /// <summary>
+    /// A statement that succeeds but breaks a deferred foreign key, which is checked only at COMMIT: the failure
+    /// happens in the commit itself.
+    /// </summary>
+    private async Task<string> FailsAtCommitAsync()
+    {
+        await db.ExecuteAsync("""
+            create table if not exists commit_guard_parent (id int primary key);
+            create table if not exists commit_guard (id int primary key,
+                parent int not null references commit_guard_parent (id) deferrable initially deferred);
+            """);
+        return "insert into commit_guard (id, parent) values ((random() * 1e9)::int, -1)";
     }
 
     /// <summary>
