@@ -17,7 +17,6 @@ public sealed class GatewayProcess : IAsyncDisposable
 {
     private readonly Process process;
     private readonly Queue<string> outputTail = new();
-
     private readonly string name;
 
     private GatewayProcess(Process process, Uri baseUrl, string adminToken, string name)
