@@ -215,8 +215,7 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
         }
         if (needsLocks)
             write.Add("commit");
-        if (write.BatchCommands.Count > 0)
-            await write.ExecuteNonQueryAsync();
+        await write.ExecuteNonQueryAsync();
         return outcomes;
     }
 
