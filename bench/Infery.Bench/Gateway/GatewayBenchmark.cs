@@ -34,7 +34,7 @@ public static class GatewayBenchmark
         var callerLevels = args.IntList("concurrency") ?? (smoke ? [1, 16] : [1, 16, 64]);
         var chunks = args.Int("chunks") ?? 20;
         var warmUpSeconds = args.Int("warmup") ?? (smoke ? 0 : 1);
-        var gatewayPath = args.Text("gateway") ?? GatewayProcess.DefaultAssemblyPath(Machine.RepositoryRoot());
+        var gatewayPath = args.Text("gateway") ?? ProxyProcess.DefaultAssemblyPath(Machine.RepositoryRoot());
         var gatewayEnvironment = ParseEnvironment(args.Text("gateway-env"));
         var outPath = args.Text("out") ?? (smoke ? null : Path.Combine(Machine.RepositoryRoot(), "bench", "results", "latest.md"));
         args.RejectUnknown();
@@ -53,8 +53,8 @@ public static class GatewayBenchmark
             var chargesBefore = await CountChargesAsync(gatewayDb);
             var commitsBefore = await CommittedTransactionsAsync(gatewayDb);
             Run run;
-            await using (var gateway = await GatewayProcess.StartAsync(gatewayPath, gatewayDb, catalogPath, gatewayEnvironment))
-            await using (var forwarder = await GatewayProcess.StartBareForwarderAsync(mock.BaseUrl, gatewayEnvironment))
+            await using (var gateway = await ProxyProcess.StartAsync(gatewayPath, gatewayDb, catalogPath, gatewayEnvironment))
+            await using (var forwarder = await ProxyProcess.StartBareForwarderAsync(mock.BaseUrl, gatewayEnvironment))
             {
                 Console.Error.WriteLine($"gateway pid {gateway.Pid} on {gateway.BaseUrl}; bare forwarder pid {forwarder.Pid} on {forwarder.BaseUrl}");
                 var (_, keys) = await gateway.CreateWorkspaceWithKeysAsync(GrantedCredits, KeyCount, KeyRpm);
@@ -85,7 +85,7 @@ public static class GatewayBenchmark
             // The gateway's backends flush their statistics as they exit; give them a moment.
             await Task.Delay(TimeSpan.FromSeconds(1));
             run.Commits = await CommittedTransactionsAsync(gatewayDb) - commitsBefore;
-            var setup = await DescribeSetupAsync(gatewayDb, database.Origin, loadAverage, mock, warmUp, seconds, GatewayProcess.Gen0Size(gatewayEnvironment));
+            var setup = await DescribeSetupAsync(gatewayDb, database.Origin, loadAverage, mock, warmUp, seconds, ProxyProcess.Gen0Size(gatewayEnvironment));
             var report = RenderReport(setup, run, charged);
             Console.WriteLine(report);
             if (outPath is not null)
@@ -210,7 +210,7 @@ public static class GatewayBenchmark
             ? $" after {FirstWarmUpFactor * warmUp.TotalSeconds:0} s of warm-up per series at 16 callers and {warmUp.TotalSeconds:0} s per series and level"
             : "";
         return string.Create(CultureInfo.InvariantCulture, $"""
-            {DateTime.UtcNow:yyyy-MM-dd} · {Environment.ProcessorCount} CPU cores{loadAverage} · {RuntimeInformation.OSDescription} · .NET {Environment.Version} · gateway built {GatewayProcess.BuildConfiguration}, workstation GC, DOTNET_GCgen0size={gen0Size}
+            {DateTime.UtcNow:yyyy-MM-dd} · {Environment.ProcessorCount} CPU cores{loadAverage} · {RuntimeInformation.OSDescription} · .NET {Environment.Version} · gateway built {ProxyProcess.BuildConfiguration}, workstation GC, DOTNET_GCgen0size={gen0Size}
             PostgreSQL {reader.GetString(0)} ({origin}) · fsync={reader.GetString(1)} · synchronous_commit={reader.GetString(2)} — every gateway answer waits for its charge to be committed
             Mock upstream (Kestrel, same machine): non-streaming {mock.CompletionBytes} B; streaming {mock.ChunkCount} content chunks + usage chunk + [DONE] ({mock.StreamBytes} B), each flushed.
             Bare hop: a forwarder on the gateway's stack, a process of its own (Kestrel in, the body passed to HttpClient, the answer passed back as it arrives; no parsing, key or billing): what any proxy here pays before doing its own work.
@@ -384,7 +384,7 @@ public static class GatewayBenchmark
     }
 
     /// <summary>Where requests go, and the process in between whose CPU time is counted, if any.</summary>
-    private sealed record Route(ChatLoadClient Client, GatewayProcess? Proxy);
+    private sealed record Route(ChatLoadClient Client, ProxyProcess? Proxy);
 
     private sealed record Level(
         int Callers, Series DirectPlain, Series BarePlain, Series GatewayPlain, Series DirectStream, Series BareStream, Series GatewayStream)

@@ -133,7 +133,7 @@ public sealed class ChatPipeline(
         SetCostHeaders(attempt, charged);
         var body = Shape(result.Completion, attempt.Endpoint.ShapeCompletion);
         attempt.Response.ContentType = "application/json";
-        ServerSentEvents.WriteJson(attempt.Response.BodyWriter, body);
+        body.WriteTo(attempt.Response.BodyWriter);
     }
 
     /// <summary>A stream whose provider produced its first item; <see cref="More"/> is false when that was already the end.</summary>

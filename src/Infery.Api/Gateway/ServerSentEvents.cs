@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Text.Json;
 using Infery.Api.Providers;
 
 namespace Infery.Api.Gateway;
@@ -10,9 +9,6 @@ namespace Infery.Api.Gateway;
 /// </summary>
 public static class ServerSentEvents
 {
-    /// <summary>Plain UTF-8 as upstreams send it, rather than \u0022-style escapes.</summary>
-    public static readonly JsonWriterOptions WriterOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
     public static void Start(HttpResponse response)
     {
         response.ContentType = "text/event-stream";
@@ -37,24 +33,12 @@ public static class ServerSentEvents
             return;
         }
         pipe.Write(Prefix);
-        WriteJson(pipe, data);
+        data.WriteTo(pipe);
         pipe.Write(Suffix);
     }
 
     private static ReadOnlySpan<byte> Prefix => "data: "u8;
     private static ReadOnlySpan<byte> Suffix => "\n\n"u8;
-
-    /// <summary>A completion or chunk as JSON: the adapter's UTF-8 as it is, or its object serialised.</summary>
-    public static void WriteJson(IBufferWriter<byte> output, ChatJson data)
-    {
-        if (data.Object is { } json)
-        {
-            using var writer = new Utf8JsonWriter(output, WriterOptions);
-            json.WriteTo(writer);
-        }
-        else
-            output.Write(data.Utf8.Span);
-    }
 
     public static void WriteDone(HttpResponse response) => response.BodyWriter.Write("data: [DONE]\n\n"u8);
 

@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Infery.Api.Catalog;
 using Infery.Api.Chat;
@@ -44,6 +47,21 @@ public readonly struct ChatJson
 
     /// <summary>The JSON as an object: the one built, or the UTF-8 parsed afresh.</summary>
     public JsonObject ToObject() => Object ?? JsonNode.Parse(Utf8.Span)!.AsObject();
+
+    /// <summary>Plain UTF-8 as upstreams send it, rather than \u0022-style escapes.</summary>
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>Writes the JSON out: the adapter's UTF-8 as it is, or its object serialised.</summary>
+    public void WriteTo(IBufferWriter<byte> output)
+    {
+        if (Object is { } json)
+        {
+            using var writer = new Utf8JsonWriter(output, WriterOptions);
+            json.WriteTo(writer);
+        }
+        else
+            output.Write(Utf8.Span);
+    }
 
     private static long CountReceivedChars(JsonObject chunk)
     {

@@ -26,7 +26,7 @@ public sealed class ShippedRuntimeTests
     [Fact]
     public void The_benchmark_starts_the_gateway_with_the_same_budget()
     {
-        File.ReadAllText(Path.Combine(Repository.Root, "bench", "Infery.Bench", "Gateway", "GatewayProcess.cs"))
+        File.ReadAllText(Path.Combine(Repository.Root, "bench", "Infery.Bench", "Gateway", "ProxyProcess.cs"))
             .ShouldContain($"ShippedGen0Size = \"{Gen0Budget}\"");
     }
 }

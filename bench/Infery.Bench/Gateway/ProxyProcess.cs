@@ -9,17 +9,17 @@ using System.Text.Json.Nodes;
 namespace Infery.Bench.Gateway;
 
 /// <summary>
-/// The gateway as it ships: the built Infery.Api started as a process of its own with <c>dotnet Infery.Api.dll</c>,
-/// configured only through environment variables, and read from the outside (/proc) for CPU time and memory.
-/// The bare forwarder the report compares it with is started and read the same way.
+/// A proxy under measurement, started as a process of its own and read from the outside (/proc) for CPU time and
+/// memory: the gateway as it ships (the built Infery.Api, configured only through environment variables, with
+/// admin calls to set up its keys), or the bare forwarder the report compares it with.
 /// </summary>
-public sealed class GatewayProcess : IAsyncDisposable
+public sealed class ProxyProcess : IAsyncDisposable
 {
     private readonly Process process;
     private readonly Queue<string> outputTail = new();
     private readonly string name;
 
-    private GatewayProcess(Process process, Uri baseUrl, string adminToken, string name)
+    private ProxyProcess(Process process, Uri baseUrl, string adminToken, string name)
     {
         this.process = process;
         this.name = name;
@@ -63,7 +63,7 @@ public sealed class GatewayProcess : IAsyncDisposable
         "Release";
 #endif
 
-    public static Task<GatewayProcess> StartAsync(
+    public static Task<ProxyProcess> StartAsync(
         string assemblyPath, string connectionString, string catalogPath, IReadOnlyDictionary<string, string> extraEnvironment)
     {
         if (!File.Exists(assemblyPath))
@@ -86,7 +86,7 @@ public sealed class GatewayProcess : IAsyncDisposable
     /// The <see cref="BareForwarder"/> from this benchmark's own assembly, in front of <paramref name="upstream"/>,
     /// with the gateway's young-generation budget and nothing else of <c>--gateway-env</c>.
     /// </summary>
-    public static Task<GatewayProcess> StartBareForwarderAsync(Uri upstream, IReadOnlyDictionary<string, string> extraEnvironment)
+    public static Task<ProxyProcess> StartBareForwarderAsync(Uri upstream, IReadOnlyDictionary<string, string> extraEnvironment)
     {
         var baseUrl = FreeUrl();
         var psi = Dotnet(typeof(BareForwarder).Assembly.Location,
@@ -108,10 +108,10 @@ public sealed class GatewayProcess : IAsyncDisposable
         return psi;
     }
 
-    private static async Task<GatewayProcess> LaunchAsync(ProcessStartInfo psi, Uri baseUrl, string adminToken, string name)
+    private static async Task<ProxyProcess> LaunchAsync(ProcessStartInfo psi, Uri baseUrl, string adminToken, string name)
     {
         var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {name}");
-        var started = new GatewayProcess(process, baseUrl, adminToken, name);
+        var started = new ProxyProcess(process, baseUrl, adminToken, name);
         process.OutputDataReceived += (_, e) => started.Remember(e.Data);
         process.ErrorDataReceived += (_, e) => started.Remember(e.Data);
         process.BeginOutputReadLine();
