@@ -35,7 +35,7 @@ public sealed class ProxyProcess : IAsyncDisposable
 
     public bool HasExited => process.HasExited;
 
-    /// <summary>The gateway's last lines of output, for when it fails.</summary>
+    /// <summary>The process's last lines of output, for when it fails.</summary>
     public string OutputTail
     {
         get
@@ -189,7 +189,7 @@ public sealed class ProxyProcess : IAsyncDisposable
         return JsonNode.Parse(text)!.AsObject();
     }
 
-    /// <summary>User plus system CPU time the gateway process has used so far.</summary>
+    /// <summary>User plus system CPU time the process has used so far.</summary>
     public TimeSpan CpuTime() => ProcessCpu.Of(process.Id);
 
     /// <summary>A field of /proc/&lt;pid&gt;/status in kB, e.g. VmHWM (peak resident set) or VmRSS.</summary>
