@@ -24,6 +24,12 @@ public sealed record CreditLeaseOptions
     /// <summary>A lease not renewed for this long is void, so credits held by a crashed instance come back.</summary>
     public TimeSpan Ttl { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// Live leases are renewed this often: a quarter of <see cref="Ttl"/> leaves three renewals to miss before
+    /// one lapses. Renewing locks the lease row every charge updates, so each renewal can hold the charges up.
+    /// </summary>
+    public TimeSpan RenewEvery { get; init; } = TimeSpan.FromSeconds(15);
+
     /// <summary>A workspace with no new reservation for this long gives its unused lease back for other instances.</summary>
     public TimeSpan IdleBeforeReturn { get; init; } = TimeSpan.FromSeconds(2);
 
@@ -44,6 +50,7 @@ public sealed record CreditLeaseOptions
 public sealed class CreditAccounts(NpgsqlDataSource dataSource, InstanceIdentity instance, TimeProvider clock, CreditLeaseOptions options)
 {
     private readonly ConcurrentDictionary<string, Account> accounts = new(StringComparer.Ordinal);
+    private long lastRenewedAt = clock.GetTimestamp();
 
     public async ValueTask<Reservation?> TryReserveAsync(string workspaceId, long amount, CancellationToken ct)
     {
@@ -65,7 +72,7 @@ public sealed class CreditAccounts(NpgsqlDataSource dataSource, InstanceIdentity
     /// <summary>What this instance holds reserved for requests in flight.</summary>
     public long ReservedBy(string workspaceId) => accounts.TryGetValue(workspaceId, out var account) ? account.Reserved : 0;
 
-    /// <summary>Gives idle leases back and keeps the others from expiring; called every few seconds.</summary>
+    /// <summary>Gives idle leases back and, every <see cref="CreditLeaseOptions.RenewEvery"/>, keeps the others from expiring; called every second.</summary>
     public async Task MaintainAsync(CancellationToken ct)
     {
         var now = clock.GetTimestamp();
@@ -85,8 +92,11 @@ public sealed class CreditAccounts(NpgsqlDataSource dataSource, InstanceIdentity
                 account.DatabaseGate.Release();
             }
         }
+        if (clock.GetElapsedTime(lastRenewedAt, now) < options.RenewEvery)
+            return;
         await ExecuteAsync("update credit_leases set expires_at = now() + $2 where instance_id = $1 and amount > 0",
             [instance.Id, options.Ttl], ct);
+        lastRenewedAt = now;
     }
 
     private async Task GrowLeaseAsync(Account account, long amount, CancellationToken ct)
