@@ -37,6 +37,12 @@ public static class UpstreamHttp
 
         if (response.IsSuccessStatusCode)
             return response;
+        if ((int)response.StatusCode is >= 300 and < 400 and var redirect)
+        {
+            response.Dispose();
+            throw new ProviderException(ProviderFailure.Unreachable,
+                $"it answered {redirect}, a redirect, which the gateway does not follow; the provider's base URL needs correcting", redirect);
+        }
 
         using (response)
         {
@@ -136,7 +142,11 @@ public static class UpstreamHttp
         return null;
     }
 
-    /// <summary>A handler per provider: connect timeout and pooled connections, shared by all its requests.</summary>
+    /// <summary>
+    /// A handler per provider: connect timeout and pooled connections, shared by all its requests — of every
+    /// workspace, so no cookie a provider sets may travel with the next request. A redirect is not followed:
+    /// it would send the request, body and all, somewhere the catalog does not name.
+    /// </summary>
     public static HttpClient CreateClient(ProviderTimeouts timeouts) =>
         new(new SocketsHttpHandler
         {
@@ -144,6 +154,8 @@ public static class UpstreamHttp
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             AutomaticDecompression = DecompressionMethods.All,
             MaxConnectionsPerServer = 1024,
+            UseCookies = false,
+            AllowAutoRedirect = false,
         })
         {
             Timeout = Timeout.InfiniteTimeSpan,
