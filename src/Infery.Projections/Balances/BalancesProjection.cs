@@ -14,7 +14,8 @@ public sealed class BalancesProjection(string origin) : IInlineProjection
 {
     public void Project(IReadOnlyList<EventEnvelope> events, NpgsqlBatch batch)
     {
-        Dictionary<string, Totals>? byWorkspace = null;
+        // Workspace by workspace in one order, the order every writer locks these rows in, so no two deadlock.
+        SortedDictionary<string, Totals>? byWorkspace = null;
         foreach (var envelope in events)
         {
             var (workspace, totals) = envelope.Data switch
@@ -26,7 +27,7 @@ public sealed class BalancesProjection(string origin) : IInlineProjection
             };
             if (workspace is null)
                 continue;
-            byWorkspace ??= new Dictionary<string, Totals>(StringComparer.Ordinal);
+            byWorkspace ??= new SortedDictionary<string, Totals>(StringComparer.Ordinal);
             byWorkspace[workspace] = byWorkspace.GetValueOrDefault(workspace) + totals;
         }
         if (byWorkspace is null)

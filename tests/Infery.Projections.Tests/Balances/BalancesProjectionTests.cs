@@ -40,6 +40,20 @@ public sealed class BalancesProjectionTests : IAsyncLifetime
         (await RowAsync("select amount from credit_leases where instance_id = 'instance-b'")).ShouldBe([1_000], "another instance's lease is untouched");
     }
 
+    [Fact]
+    public void A_batch_charging_several_workspaces_updates_them_in_one_order_whatever_order_the_charges_came_in()
+    {
+        // Every writer takes these rows in the same order, so two concurrent batches never deadlock.
+        using var batch = new NpgsqlBatch();
+
+        new BalancesProjection("instance-a").Project([Charge("ws_b"), Charge("ws_a"), Charge("ws_c"), Charge("ws_a")], batch);
+
+        batch.BatchCommands.Select((NpgsqlBatchCommand c) => (string)c.Parameters[0].Value!).Distinct().ShouldBe(["ws_a", "ws_b", "ws_c"]);
+    }
+
+    private static EventEnvelope Charge(string workspace) =>
+        new($"request-{workspace}", 1, "credits.charged.v1", new CreditsCharged(workspace, "r", 100, "key_1", "sim-chat", Now), EventMetadata.None, Now);
+
     private async Task<long[]> RowAsync(string sql)
     {
         await using var cmd = db.CreateCommand(sql);

@@ -25,10 +25,17 @@ public sealed record CreditLeaseOptions
     public TimeSpan Ttl { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
-    /// Live leases are renewed this often: a quarter of <see cref="Ttl"/> leaves three renewals to miss before
-    /// one lapses. Renewing locks the lease row every charge updates, so each renewal can hold the charges up.
+    /// Live leases are renewed this often; a quarter of <see cref="Ttl"/> unless set, and under half of it in any
+    /// case, so a missed renewal never lets a held lease lapse. Renewing locks the lease rows every charge updates,
+    /// so each renewal can hold the charges up.
     /// </summary>
-    public TimeSpan RenewEvery { get; init; } = TimeSpan.FromSeconds(15);
+    public TimeSpan RenewEvery
+    {
+        get => renewEvery ?? Ttl / 4;
+        init => renewEvery = value;
+    }
+
+    private readonly TimeSpan? renewEvery;
 
     /// <summary>A workspace with no new reservation for this long gives its unused lease back for other instances.</summary>
     public TimeSpan IdleBeforeReturn { get; init; } = TimeSpan.FromSeconds(2);
@@ -50,6 +57,9 @@ public sealed record CreditLeaseOptions
 public sealed class CreditAccounts(NpgsqlDataSource dataSource, InstanceIdentity instance, TimeProvider clock, CreditLeaseOptions options)
 {
     private readonly ConcurrentDictionary<string, Account> accounts = new(StringComparer.Ordinal);
+    private readonly TimeSpan renewEvery = options.RenewEvery < options.Ttl / 2
+        ? options.RenewEvery
+        : throw new ArgumentOutOfRangeException(nameof(options), "leases must be renewed more often than every half of their time to live");
     private long lastRenewedAt = clock.GetTimestamp();
 
     public async ValueTask<Reservation?> TryReserveAsync(string workspaceId, long amount, CancellationToken ct)
@@ -72,7 +82,7 @@ public sealed class CreditAccounts(NpgsqlDataSource dataSource, InstanceIdentity
     /// <summary>What this instance holds reserved for requests in flight.</summary>
     public long ReservedBy(string workspaceId) => accounts.TryGetValue(workspaceId, out var account) ? account.Reserved : 0;
 
-    /// <summary>Gives idle leases back and, every <see cref="CreditLeaseOptions.RenewEvery"/>, keeps the others from expiring; called every second.</summary>
+    /// <summary>Gives idle leases back and, every <see cref="CreditLeaseOptions.RenewEvery"/>, keeps the others from expiring.</summary>
     public async Task MaintainAsync(CancellationToken ct)
     {
         var now = clock.GetTimestamp();
@@ -92,10 +102,14 @@ public sealed class CreditAccounts(NpgsqlDataSource dataSource, InstanceIdentity
                 account.DatabaseGate.Release();
             }
         }
-        if (clock.GetElapsedTime(lastRenewedAt, now) < options.RenewEvery)
+        if (clock.GetElapsedTime(lastRenewedAt, now) < renewEvery)
             return;
-        await ExecuteAsync("update credit_leases set expires_at = now() + $2 where instance_id = $1 and amount > 0",
-            [instance.Id, options.Ttl], ct);
+        // Locked in workspace order, the order a charge batch takes them in, so the two never deadlock.
+        await ExecuteAsync("""
+            update credit_leases l set expires_at = now() + $2
+            from (select workspace_id from credit_leases where instance_id = $1 and amount > 0 order by workspace_id collate "C" for update) held
+            where l.workspace_id = held.workspace_id and l.instance_id = $1
+            """, [instance.Id, options.Ttl], ct);
         lastRenewedAt = now;
     }
 

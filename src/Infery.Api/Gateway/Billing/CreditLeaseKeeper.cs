@@ -1,6 +1,6 @@
 namespace Infery.Api.Gateway.Billing;
 
-/// <summary>Every second: idle credit leases go back to the workspace; every 15 seconds live ones are renewed.</summary>
+/// <summary>Every second: idle credit leases go back to the workspace, and live ones are renewed when due (<see cref="CreditLeaseOptions.RenewEvery"/>).</summary>
 public sealed class CreditLeaseKeeper(CreditAccounts accounts, Infrastructure.Database database, ILogger<CreditLeaseKeeper> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

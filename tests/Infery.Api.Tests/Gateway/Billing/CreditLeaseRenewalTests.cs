@@ -18,7 +18,7 @@ public sealed class CreditLeaseRenewalTests(GatewayFactory gateway) : IClassFixt
         await using var dataSource = NpgsqlDataSource.Create(gateway.ConnectionString);
         var clock = new ManualClock();
         var instance = new InstanceIdentity($"renewal-test-{Guid.NewGuid():N}");
-        var options = new CreditLeaseOptions { RenewEvery = TimeSpan.FromSeconds(15), IdleBeforeReturn = TimeSpan.FromHours(1) };
+        var options = new CreditLeaseOptions { Ttl = TimeSpan.FromSeconds(60), RenewEvery = TimeSpan.FromSeconds(15), IdleBeforeReturn = TimeSpan.FromHours(1) };
         var accounts = new CreditAccounts(dataSource, instance, clock, options);
         var ledger = new Ledger(gateway.ConnectionString);
         Task<long> ExpiresAt() => ledger.ScalarAsync(
@@ -27,16 +27,35 @@ public sealed class CreditLeaseRenewalTests(GatewayFactory gateway) : IClassFixt
         (await accounts.TryReserveAsync(workspace, 1_000, CancellationToken.None)).ShouldNotBeNull();
         var leased = await ExpiresAt();
 
-        for (var second = 1; second < 15; second++)
+        await UpkeepEverySecondAsync(accounts, clock, seconds: 14);
+        (await ExpiresAt()).ShouldBe(leased, "no renewal before the interval is up");
+        await UpkeepEverySecondAsync(accounts, clock, seconds: 1);
+        var renewed = await ExpiresAt();
+        renewed.ShouldBeGreaterThan(leased, "renewed once the interval is up");
+
+        await UpkeepEverySecondAsync(accounts, clock, seconds: 14);
+        (await ExpiresAt()).ShouldBe(renewed, "the interval starts again from the renewal");
+        await UpkeepEverySecondAsync(accounts, clock, seconds: 1);
+        (await ExpiresAt()).ShouldBeGreaterThan(renewed);
+    }
+
+    [Fact]
+    public void Renewing_less_often_than_every_half_of_a_leases_time_to_live_is_refused()
+    {
+        using var dataSource = NpgsqlDataSource.Create(gateway.ConnectionString);
+        var options = new CreditLeaseOptions { Ttl = TimeSpan.FromSeconds(10), RenewEvery = TimeSpan.FromSeconds(5) };
+
+        Should.Throw<ArgumentOutOfRangeException>(() => new CreditAccounts(dataSource, new InstanceIdentity("too-rarely"), TimeProvider.System, options));
+        new CreditLeaseOptions { Ttl = TimeSpan.FromSeconds(10) }.RenewEvery.ShouldBe(TimeSpan.FromSeconds(2.5));
+    }
+
+    private static async Task UpkeepEverySecondAsync(CreditAccounts accounts, ManualClock clock, int seconds)
+    {
+        for (var i = 0; i < seconds; i++)
         {
             clock.Advance(TimeSpan.FromSeconds(1));
             await accounts.MaintainAsync(CancellationToken.None);
         }
-        (await ExpiresAt()).ShouldBe(leased, "no renewal before the interval is up");
-
-        clock.Advance(TimeSpan.FromSeconds(1));
-        await accounts.MaintainAsync(CancellationToken.None);
-        (await ExpiresAt()).ShouldBeGreaterThan(leased, "renewed once the interval is up");
     }
 
     private sealed class ManualClock : TimeProvider
