@@ -12,7 +12,7 @@ public enum ProviderFailure
     ServerError,
     /// <summary>Connect, first-byte or idle timeout.</summary>
     Timeout,
-    /// <summary>Connection refused or reset.</summary>
+    /// <summary>Connection refused or reset, or a redirect (3xx) away from the configured address.</summary>
     Unreachable,
     /// <summary>Upstream 400/404/413/422: the request itself is at fault, so no fallback.</summary>
     BadRequest,

@@ -41,7 +41,7 @@ public static class UpstreamHttp
         {
             response.Dispose();
             throw new ProviderException(ProviderFailure.Unreachable,
-                $"it answered {redirect}, a redirect, which the gateway does not follow; the provider's base URL needs correcting", redirect);
+                $"the provider redirected ({redirect}); redirects are not followed", redirect);
         }
 
         using (response)

@@ -112,7 +112,8 @@ public sealed class FallbackRouter(CircuitBreakers circuits, IOptions<Resilience
     /// </summary>
     private static TimeSpan? RetryDelay(ProviderException failure, int callsSoFar, ResilienceOptions settings)
     {
-        if (failure.Failure == ProviderFailure.Timeout)
+        // A timeout has used up the wait already; a redirect will come again.
+        if (failure.Failure == ProviderFailure.Timeout || failure.UpstreamStatus is >= 300 and < 400)
             return null;
         if (failure.RetryAfter is { } retryAfter)
             return retryAfter <= TimeSpan.FromMilliseconds(settings.MaxRetryAfterMs) ? retryAfter : null;

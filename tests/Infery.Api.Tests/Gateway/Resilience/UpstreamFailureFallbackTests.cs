@@ -54,6 +54,27 @@ public sealed class UpstreamFailureFallbackTests(FailingUpstreamGateway fixture)
     }
 
     [Fact]
+    public async Task A_redirect_falls_back_at_once_since_asking_again_would_be_redirected_again()
+    {
+        Upstream.Handler = ctx =>
+        {
+            ctx.Response.StatusCode = 307;
+            ctx.Response.Headers.Location = "/v2/chat/completions";
+            return Task.CompletedTask;
+        };
+        var (_, key) = await Gateway.NewWorkspaceWithKeyAsync(10);
+        var callsBefore = Upstream.Calls;
+
+        var response = await Gateway.KeyClient(key).ChatAsync("fake-chat", "Hello");
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        response.Header("x-model-used").ShouldBe("sim-chat");
+        (Upstream.Calls - callsBefore).ShouldBe(1);
+        var fired = (await RequestEvents.DataAsync(Gateway.ConnectionString, RequestEvents.FallbackFired, response.Header("x-request-id"))).ShouldHaveSingleItem();
+        fired["reason"]!.GetValue<string>().ShouldBe("unreachable");
+    }
+
+    [Fact]
     public async Task A_stream_falls_back_when_the_upstream_fails_before_its_first_byte()
     {
         Upstream.Handler = FakeUpstreamGateway.Failing(503);
