@@ -32,6 +32,9 @@ static int Usage()
                     straight to the same mock upstream; non-streaming and streaming
                     [--seconds N] [--concurrency 1,16,64] [--chunks 20] [--warmup 1] [--out path]
                     [--gateway path/to/Infery.Api.dll] [--gateway-env "NAME=value;..."] [--smoke]
+                    [--baseline path/to/other/Infery.Api.dll] [--baseline-env "NAME=value;..."]:
+                    a second gateway (another build, or the same with another environment) in the same
+                    rotation, compared with the first in its own table
           forwarder the bare forwarder the gateway benchmark starts as its reference hop
                     --upstream http://host:port/v1/ --urls http://127.0.0.1:port
 

@@ -36,6 +36,12 @@ public static class GatewayBenchmark
         var warmUpSeconds = args.Int("warmup") ?? (smoke ? 0 : 1);
         var gatewayPath = args.Text("gateway") ?? ProxyProcess.DefaultAssemblyPath(Machine.RepositoryRoot());
         var gatewayEnvironment = ParseEnvironment(args.Text("gateway-env"));
+        // Another build or environment of the gateway in the same rotation: the only way to see a change smaller
+        // than the machine's drift between runs.
+        var baselinePath = args.Text("baseline");
+        var baselineEnvironmentText = args.Text("baseline-env");
+        var withBaseline = baselinePath is not null || baselineEnvironmentText is not null;
+        var baselineEnvironment = baselineEnvironmentText is null ? gatewayEnvironment : ParseEnvironment(baselineEnvironmentText);
         var outPath = args.Text("out") ?? (smoke ? null : Path.Combine(Machine.RepositoryRoot(), "bench", "results", "latest.md"));
         args.RejectUnknown();
         var warmUp = TimeSpan.FromSeconds(warmUpSeconds);
@@ -43,6 +49,15 @@ public static class GatewayBenchmark
 
         await using var database = await BenchDatabase.OpenAsync();
         var (gatewayDb, dropDatabase) = await CreateGatewayDatabaseAsync(database.ConnectionString);
+        (string? baselineDb, Func<Task> dropBaselineDatabase) = withBaseline
+            ? await CreateGatewayDatabaseAsync(database.ConnectionString)
+            : (null, () => Task.CompletedTask);
+        if (baselineDb == gatewayDb)
+        {
+            await dropDatabase();
+            Console.Error.WriteLine("a baseline needs a database of its own, so that each gateway's charges can be counted");
+            return 2;
+        }
         var catalogPath = Path.Combine(Path.GetTempPath(), $"infery-bench-catalog-{Guid.NewGuid():N}.json");
         try
         {
@@ -55,14 +70,21 @@ public static class GatewayBenchmark
             Run run;
             await using (var gateway = await ProxyProcess.StartAsync(gatewayPath, gatewayDb, catalogPath, gatewayEnvironment))
             await using (var forwarder = await ProxyProcess.StartBareForwarderAsync(mock.BaseUrl, gatewayEnvironment))
+            await using (var baseline = withBaseline
+                ? await ProxyProcess.StartAsync(baselinePath ?? gatewayPath, baselineDb!, catalogPath, baselineEnvironment)
+                : null)
             {
-                Console.Error.WriteLine($"gateway pid {gateway.Pid} on {gateway.BaseUrl}; bare forwarder pid {forwarder.Pid} on {forwarder.BaseUrl}");
+                Console.Error.WriteLine($"gateway pid {gateway.Pid} on {gateway.BaseUrl}; bare forwarder pid {forwarder.Pid} on {forwarder.BaseUrl}" +
+                    (baseline is null ? "" : $"; baseline pid {baseline.Pid} on {baseline.BaseUrl}"));
                 var (_, keys) = await gateway.CreateWorkspaceWithKeysAsync(GrantedCredits, KeyCount, KeyRpm);
                 var maxCallers = callerLevels.Max();
                 using var direct = new ChatLoadClient(new Uri(mock.BaseUrl, "chat/completions"), keys, isGateway: false, maxCallers);
                 using var bare = new ChatLoadClient(new Uri(forwarder.BaseUrl, "v1/chat/completions"), keys, isGateway: false, maxCallers);
                 using var through = new ChatLoadClient(new Uri(gateway.BaseUrl, "v1/chat/completions"), keys, isGateway: true, maxCallers);
-                run = new Run(new Route(direct, null), new Route(bare, forwarder), new Route(through, gateway), database.ServerCpuTime);
+                using var throughBaseline = baseline is null ? null : new ChatLoadClient(new Uri(baseline.BaseUrl, "v1/chat/completions"),
+                    (await baseline.CreateWorkspaceWithKeysAsync(GrantedCredits, KeyCount, KeyRpm)).Keys, isGateway: true, maxCallers);
+                run = new Run(new Route(direct, null), new Route(bare, forwarder), new Route(through, gateway),
+                    throughBaseline is null ? null : new Route(throughBaseline, baseline), database.ServerCpuTime);
                 var startRss = gateway.StatusKilobytes("VmRSS");
 
                 if (warmUp > TimeSpan.Zero)
@@ -79,14 +101,21 @@ public static class GatewayBenchmark
                     Console.Error.WriteLine($"the gateway exited during the run:\n{gateway.OutputTail}");
                 if (forwarder.HasExited)
                     Console.Error.WriteLine($"the bare forwarder exited during the run:\n{forwarder.OutputTail}");
+                if (baseline is { HasExited: true })
+                    Console.Error.WriteLine($"the baseline gateway exited during the run:\n{baseline.OutputTail}");
             }
 
             var charged = await CountChargesAsync(gatewayDb) - chargesBefore;
+            var baselineCharged = baselineDb is null ? 0 : await CountChargesAsync(baselineDb);
             // The gateway's backends flush their statistics as they exit; give them a moment.
             await Task.Delay(TimeSpan.FromSeconds(1));
             run.Commits = await CommittedTransactionsAsync(gatewayDb) - commitsBefore;
             var setup = await DescribeSetupAsync(gatewayDb, database.Origin, loadAverage, mock, warmUp, seconds, ProxyProcess.Gen0Size(gatewayEnvironment));
-            var report = RenderReport(setup, run, charged);
+            if (withBaseline)
+                setup += $"\nBaseline: {baselinePath ?? "the same build"}" +
+                    (baselineEnvironmentText is null ? ", the same environment" : $", environment \"{baselineEnvironmentText}\" instead of {(args.Text("gateway-env") is { } own ? $"\"{own}\"" : "none")}") +
+                    $"; a second gateway process on a database of its own, measured in the same rotation.";
+            var report = RenderReport(setup, run, charged, baselineCharged);
             Console.WriteLine(report);
             if (outPath is not null)
             {
@@ -106,12 +135,17 @@ public static class GatewayBenchmark
                 Console.Error.WriteLine($"FAILED: {gatewayFailed:N0} gateway requests failed; first: {run.FirstGatewayError}");
             if (charged != gatewaySucceeded)
                 Console.Error.WriteLine($"FAILED: {gatewaySucceeded:N0} gateway requests succeeded but {charged:N0} charges are stored");
-            return gatewayFailed == 0 && charged == gatewaySucceeded ? 0 : 1;
+            var baselineSound = run.BaselineFailed == 0 && baselineCharged == run.BaselineSucceeded;
+            if (withBaseline)
+                Console.Error.WriteLine($"baseline requests: {run.BaselineSucceeded:N0} succeeded, {run.BaselineFailed:N0} failed; {ChargedEvent} events: {baselineCharged:N0}" +
+                    (baselineSound ? "" : $" — FAILED; first error: {run.FirstBaselineError}"));
+            return gatewayFailed == 0 && charged == gatewaySucceeded && baselineSound ? 0 : 1;
         }
         finally
         {
             File.Delete(catalogPath);
             await dropDatabase();
+            await dropBaselineDatabase();
         }
     }
 
@@ -219,7 +253,7 @@ public static class GatewayBenchmark
             """);
     }
 
-    private static string RenderReport(string setup, Run run, long charged)
+    private static string RenderReport(string setup, Run run, long charged, long baselineCharged)
     {
         var md = new StringBuilder();
         md.AppendLine("# Gateway overhead: through the gateway vs straight to the upstream").AppendLine();
@@ -235,6 +269,8 @@ public static class GatewayBenchmark
             AppendLatencyRow(md, level.Callers, "direct", level.DirectPlain);
             AppendLatencyRow(md, level.Callers, "bare hop", level.BarePlain);
             AppendLatencyRow(md, level.Callers, "gateway", level.GatewayPlain);
+            if (level.BaselinePlain is { } baseline)
+                AppendLatencyRow(md, level.Callers, "baseline", baseline);
         }
         md.AppendLine();
         md.AppendLine("| Callers | Added p50 ms | Added p90 ms | Added p99 ms | p99 gateway ÷ direct | Throughput gateway ÷ direct | Bare hop: added p99 ms | Bare hop: throughput ÷ direct | Throughput gateway ÷ bare hop |");
@@ -254,6 +290,8 @@ public static class GatewayBenchmark
             AppendStreamRow(md, level.Callers, "direct", level.DirectStream);
             AppendStreamRow(md, level.Callers, "bare hop", level.BareStream);
             AppendStreamRow(md, level.Callers, "gateway", level.GatewayStream);
+            if (level.BaselineStream is { } baseline)
+                AppendStreamRow(md, level.Callers, "baseline", baseline);
         }
         md.AppendLine();
         md.AppendLine("| Callers | Added first byte p50 ms | p90 | p99 | Added last byte p50 ms | p90 | p99 | Last byte p99 gateway ÷ direct | Throughput gateway ÷ direct | Bare hop: added last byte p99 ms | Bare hop: throughput ÷ direct | Throughput gateway ÷ bare hop |");
@@ -265,6 +303,9 @@ public static class GatewayBenchmark
                 $"| {level.Callers} | {Added(g.FirstByte, d.FirstByte, 0.50)} | {Added(g.FirstByte, d.FirstByte, 0.90)} | {Added(g.FirstByte, d.FirstByte, 0.99)} | {Added(g.Measured, d.Measured, 0.50)} | {Added(g.Measured, d.Measured, 0.90)} | **{Added(g.Measured, d.Measured, 0.99)}** | {Ratio(g.Measured.Percentile(0.99), d.Measured.Percentile(0.99))} | **{Throughput(g.Measured, d.Measured)}** | {Added(b.Measured, d.Measured, 0.99)} | {Throughput(b.Measured, d.Measured)} | {Throughput(g.Measured, b.Measured)} |"));
         }
         md.AppendLine();
+
+        if (run.HasBaseline)
+            AppendBaselineComparison(md, run);
 
         md.AppendLine("## Gateway process").AppendLine();
         var memory = run.Memory;
@@ -282,6 +323,9 @@ public static class GatewayBenchmark
         md.AppendLine(Invariant($"- Gateway requests: **{succeeded:N0} succeeded, {failed:N0} failed** (warm-ups included); direct requests failed: {run.DirectFailed:N0}; bare hop requests failed: {run.BareFailed:N0}."));
         var verdict = charged == succeeded ? "one per succeeded gateway request, none lost." : Invariant($"**{succeeded - charged:N0} missing**.");
         md.AppendLine(Invariant($"- `{ChargedEvent}` events stored: **{charged:N0}** — {verdict}"));
+        if (run.HasBaseline)
+            md.AppendLine(Invariant(
+                $"- Baseline: {run.BaselineSucceeded:N0} succeeded, {run.BaselineFailed:N0} failed; `{ChargedEvent}` events stored: {baselineCharged:N0}."));
         var c16 = run.Levels.FirstOrDefault(l => l.Callers == 16);
         var c64 = run.Levels.FirstOrDefault(l => l.Callers == 64);
         if (c16 is not null)
@@ -298,6 +342,30 @@ public static class GatewayBenchmark
         }
         return md.ToString();
     }
+
+    /// <summary>The gateway against its baseline, slice for slice in the same rotation: what a change did.</summary>
+    private static void AppendBaselineComparison(StringBuilder md, Run run)
+    {
+        md.AppendLine("## Gateway vs baseline").AppendLine();
+        md.AppendLine("| Callers | Mode | Requests/s gateway ÷ baseline | p50 ms, gateway − baseline | p99 ms, gateway − baseline | Gateway CPU ms/request, gateway − baseline | PostgreSQL CPU ms/request, gateway − baseline |");
+        md.AppendLine("|--:|---|--:|--:|--:|--:|--:|");
+        foreach (var level in run.Levels)
+        {
+            AppendComparisonRow(md, level.Callers, "non-streaming", level.GatewayPlain, level.BaselinePlain!);
+            AppendComparisonRow(md, level.Callers, "streaming, last byte", level.GatewayStream, level.BaselineStream!);
+        }
+        md.AppendLine();
+    }
+
+    private static void AppendComparisonRow(StringBuilder md, int callers, string mode, Series gateway, Series baseline)
+    {
+        var (g, b) = (gateway.Measured, baseline.Measured);
+        md.AppendLine(Invariant(
+            $"| {callers} | {mode} | {Throughput(g, b)} | {Added(g, b, 0.50)} | {Added(g, b, 0.99)} | {CpuDifference(gateway.CpuPerRequest, baseline.CpuPerRequest)} | {CpuDifference(gateway.DatabaseCpuPerRequest, baseline.DatabaseCpuPerRequest)} |"));
+    }
+
+    private static string CpuDifference(double? gateway, double? baseline) =>
+        gateway is { } g && baseline is { } b ? (g - b).ToString("+0.000;-0.000", CultureInfo.InvariantCulture) : "";
 
     private static void AppendLatencyRow(StringBuilder md, int callers, string path, Series series)
     {
@@ -387,7 +455,8 @@ public static class GatewayBenchmark
     private sealed record Route(ChatLoadClient Client, ProxyProcess? Proxy);
 
     private sealed record Level(
-        int Callers, Series DirectPlain, Series BarePlain, Series GatewayPlain, Series DirectStream, Series BareStream, Series GatewayStream)
+        int Callers, Series DirectPlain, Series BarePlain, Series GatewayPlain, Series DirectStream, Series BareStream, Series GatewayStream,
+        Series? BaselinePlain, Series? BaselineStream)
     {
         public IEnumerable<Series> Gateway => [GatewayPlain, GatewayStream];
 
@@ -395,14 +464,16 @@ public static class GatewayBenchmark
 
         public IEnumerable<Series> Bare => [BarePlain, BareStream];
 
-        public Series[] Plain => [DirectPlain, BarePlain, GatewayPlain];
+        public IEnumerable<Series> Baseline => BaselinePlain is null ? [] : [BaselinePlain, BaselineStream!];
 
-        public Series[] Streaming => [DirectStream, BareStream, GatewayStream];
+        public Series[] Plain => BaselinePlain is null ? [DirectPlain, BarePlain, GatewayPlain] : [DirectPlain, BarePlain, GatewayPlain, BaselinePlain];
+
+        public Series[] Streaming => BaselineStream is null ? [DirectStream, BareStream, GatewayStream] : [DirectStream, BareStream, GatewayStream, BaselineStream];
 
         public Series[] All => [.. Plain, .. Streaming];
     }
 
-    private sealed class Run(Route direct, Route bare, Route gateway, Func<TimeSpan?> databaseCpu)
+    private sealed class Run(Route direct, Route bare, Route gateway, Route? baseline, Func<TimeSpan?> databaseCpu)
     {
         private static readonly byte[] PlainBody = ChatLoadClient.RequestBody(ModelSlug, stream: false);
         private static readonly byte[] StreamBody = ChatLoadClient.RequestBody(ModelSlug, stream: true);
@@ -420,6 +491,10 @@ public static class GatewayBenchmark
 
         private IEnumerable<Series> AllBare => Levels.SelectMany(l => l.Bare).Concat(warmUps.SelectMany(l => l.Bare));
 
+        private IEnumerable<Series> AllBaseline => Levels.SelectMany(l => l.Baseline).Concat(warmUps.SelectMany(l => l.Baseline));
+
+        public bool HasBaseline => baseline is not null;
+
         public long GatewaySucceeded => AllGateway.Sum(s => (long)s.Measured.Succeeded + s.WarmUp.Succeeded);
 
         public long GatewayFailed => AllGateway.Sum(s => (long)s.Measured.Failed + s.WarmUp.Failed);
@@ -428,9 +503,15 @@ public static class GatewayBenchmark
 
         public long BareFailed => AllBare.Sum(s => (long)s.Measured.Failed + s.WarmUp.Failed);
 
+        public long BaselineSucceeded => AllBaseline.Sum(s => (long)s.Measured.Succeeded + s.WarmUp.Succeeded);
+
+        public long BaselineFailed => AllBaseline.Sum(s => (long)s.Measured.Failed + s.WarmUp.Failed);
+
         public string? FirstGatewayError => FirstError(AllGateway);
 
         public string? FirstBareError => FirstError(AllBare);
+
+        public string? FirstBaselineError => FirstError(AllBaseline);
 
         private static string? FirstError(IEnumerable<Series> series) => series
             .Select(s => s.Measured.FirstError ?? s.WarmUp.FirstError)
@@ -442,7 +523,9 @@ public static class GatewayBenchmark
             new Series("gateway", gateway, PlainBody, false, databaseCpu),
             new Series("direct stream", direct, StreamBody, true, null),
             new Series("bare hop stream", bare, StreamBody, true, null),
-            new Series("gateway stream", gateway, StreamBody, true, databaseCpu));
+            new Series("gateway stream", gateway, StreamBody, true, databaseCpu),
+            baseline is null ? null : new Series("baseline", baseline, PlainBody, false, databaseCpu),
+            baseline is null ? null : new Series("baseline stream", baseline, StreamBody, true, databaseCpu));
 
         public async Task WarmUpAsync(int callers, TimeSpan length)
         {
@@ -464,7 +547,7 @@ public static class GatewayBenchmark
             {
                 foreach (var paths in new[] { level.Plain, level.Streaming })
                 {
-                    // Each path goes first, second and third in turn, so a drift in the machine's speed spreads over all three.
+                    // Each path takes each place in the order in turn, so a drift in the machine's speed spreads over all of them.
                     for (var i = 0; i < paths.Length; i++)
                         await paths[(slice + i) % paths.Length].MeasureSliceAsync(callers, SliceLength);
                 }
