@@ -37,6 +37,12 @@ public sealed class ProviderException(
     public bool CanFallback => Failure is ProviderFailure.RateLimited or ProviderFailure.Overloaded
         or ProviderFailure.ServerError or ProviderFailure.Timeout or ProviderFailure.Unreachable;
 
+    /// <summary>
+    /// Worth asking the same model again before falling back: not after a timeout, whose wait is spent already,
+    /// nor after a redirect, which would come again.
+    /// </summary>
+    public bool CanRetrySameModel => Failure != ProviderFailure.Timeout && UpstreamStatus is not (>= 300 and < 400);
+
     public ApiError ToApiError() => Failure switch
     {
         ProviderFailure.BadRequest => new(400, $"The provider rejected the request: {Message}", "invalid_request_error", null, "upstream_bad_request"),

@@ -107,13 +107,13 @@ public sealed class FallbackRouter(CircuitBreakers circuits, IOptions<Resilience
     }
 
     /// <summary>
-    /// How long to wait before calling the same model again, or null to move on: a timeout already cost its
-    /// full wait, and a retry-after beyond the cap is better spent on the next model.
+    /// How long to wait before calling the same model again, or null to move on: some failures are not worth
+    /// asking again (<see cref="ProviderException.CanRetrySameModel"/>), and a retry-after beyond the cap is
+    /// better spent on the next model.
     /// </summary>
     private static TimeSpan? RetryDelay(ProviderException failure, int callsSoFar, ResilienceOptions settings)
     {
-        // A timeout has used up the wait already; a redirect will come again.
-        if (failure.Failure == ProviderFailure.Timeout || failure.UpstreamStatus is >= 300 and < 400)
+        if (!failure.CanRetrySameModel)
             return null;
         if (failure.RetryAfter is { } retryAfter)
             return retryAfter <= TimeSpan.FromMilliseconds(settings.MaxRetryAfterMs) ? retryAfter : null;
