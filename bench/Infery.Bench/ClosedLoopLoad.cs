@@ -15,46 +15,52 @@ public static class ClosedLoopLoad
         var deadline = started + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         var outcomes = await Task.WhenAll(Enumerable.Range(0, callers)
             .Select(caller => Task.Run(() => RunCallerAsync(caller, deadline, operation))));
-        var elapsed = Stopwatch.GetElapsedTime(started);
-
-        var latencies = outcomes.SelectMany(o => o.LatencyTicks).Order().ToArray();
-        return new LoadResult(
-            Succeeded: latencies.Length,
-            Failed: outcomes.Sum(o => o.Failed),
-            FirstError: outcomes.Select(o => o.FirstError).FirstOrDefault(e => e is not null),
-            Elapsed: elapsed,
-            SortedLatencyTicks: latencies);
+        return Outcomes.Merge(outcomes, Stopwatch.GetElapsedTime(started), unsent: 0);
     }
 
-    private static async Task<CallerOutcome> RunCallerAsync(int caller, long deadline, Func<int, int, Task> operation)
+    private static async Task<Outcomes> RunCallerAsync(int caller, long deadline, Func<int, int, Task> operation)
     {
-        var outcome = new CallerOutcome();
+        var outcome = new Outcomes();
         for (var count = 0; Stopwatch.GetTimestamp() < deadline; count++)
-        {
-            var started = Stopwatch.GetTimestamp();
-            try
-            {
-                await operation(caller, count);
-                outcome.LatencyTicks.Add(Stopwatch.GetTimestamp() - started);
-            }
-            catch (Exception e)
-            {
-                outcome.Failed++;
-                outcome.FirstError ??= e;
-            }
-        }
+            await outcome.RecordAsync(() => operation(caller, count));
         return outcome;
-    }
-
-    private sealed class CallerOutcome
-    {
-        public List<long> LatencyTicks { get; } = [];
-        public int Failed { get; set; }
-        public Exception? FirstError { get; set; }
     }
 }
 
-public sealed record LoadResult(int Succeeded, int Failed, Exception? FirstError, TimeSpan Elapsed, long[] SortedLatencyTicks)
+/// <summary>What the operations of one caller, or one slot, came to.</summary>
+internal sealed class Outcomes
+{
+    public List<long> LatencyTicks { get; } = [];
+    public int Failed { get; set; }
+    public Exception? FirstError { get; set; }
+
+    /// <summary>Runs one operation and records its latency, or its failure.</summary>
+    public async Task RecordAsync(Func<Task> operation)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            await operation();
+            LatencyTicks.Add(Stopwatch.GetTimestamp() - started);
+        }
+        catch (Exception e)
+        {
+            Failed++;
+            FirstError ??= e;
+        }
+    }
+
+    public static LoadResult Merge(IReadOnlyCollection<Outcomes> outcomes, TimeSpan elapsed, int unsent) => new(
+        Succeeded: outcomes.Sum(o => o.LatencyTicks.Count),
+        Failed: outcomes.Sum(o => o.Failed),
+        FirstError: outcomes.Select(o => o.FirstError).FirstOrDefault(e => e is not null),
+        Elapsed: elapsed,
+        SortedLatencyTicks: outcomes.SelectMany(o => o.LatencyTicks).Order().ToArray(),
+        Unsent: unsent);
+}
+
+/// <param name="Unsent">Open-loop operations that fell due while every slot was in flight, so were never started.</param>
+public sealed record LoadResult(int Succeeded, int Failed, Exception? FirstError, TimeSpan Elapsed, long[] SortedLatencyTicks, int Unsent = 0)
 {
     public static LoadResult Empty { get; } = new(0, 0, null, TimeSpan.Zero, []);
 
@@ -64,7 +70,8 @@ public sealed record LoadResult(int Succeeded, int Failed, Exception? FirstError
         Failed + other.Failed,
         FirstError ?? other.FirstError,
         Elapsed + other.Elapsed,
-        SortedLatencyTicks.Concat(other.SortedLatencyTicks).Order().ToArray());
+        SortedLatencyTicks.Concat(other.SortedLatencyTicks).Order().ToArray(),
+        Unsent + other.Unsent);
 
     public double PerSecond => Elapsed > TimeSpan.Zero ? Succeeded / Elapsed.TotalSeconds : 0;
 

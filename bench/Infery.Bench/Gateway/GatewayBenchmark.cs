@@ -32,6 +32,8 @@ public static class GatewayBenchmark
         var smoke = args.Flag("smoke");
         var seconds = args.Int("seconds") ?? (smoke ? 1 : 5);
         var callerLevels = args.IntList("concurrency") ?? (smoke ? [1, 16] : [1, 16, 64]);
+        var rates = args.Text("rates") == "none" ? [] : args.IntList("rates") ?? (smoke ? [500] : [1000, 4000]);
+        LoadShape[] shapes = [.. callerLevels.Select(LoadShape.Closed), .. rates.Select(LoadShape.Open)];
         var chunks = args.Int("chunks") ?? 20;
         var warmUpSeconds = args.Int("warmup") ?? (smoke ? 0 : 1);
         var gatewayPath = args.Text("gateway") ?? ProxyProcess.DefaultAssemblyPath(Machine.RepositoryRoot());
@@ -77,7 +79,7 @@ public static class GatewayBenchmark
                 Console.Error.WriteLine($"gateway pid {gateway.Pid} on {gateway.BaseUrl}; bare forwarder pid {forwarder.Pid} on {forwarder.BaseUrl}" +
                     (baseline is null ? "" : $"; baseline pid {baseline.Pid} on {baseline.BaseUrl}"));
                 var (_, keys) = await gateway.CreateWorkspaceWithKeysAsync(GrantedCredits, KeyCount, KeyRpm);
-                var maxCallers = callerLevels.Max();
+                var maxCallers = shapes.Max(shape => shape.Callers);
                 using var direct = new ChatLoadClient(new Uri(mock.BaseUrl, "chat/completions"), keys, isGateway: false, maxCallers);
                 using var bare = new ChatLoadClient(new Uri(forwarder.BaseUrl, "v1/chat/completions"), keys, isGateway: false, maxCallers);
                 using var through = new ChatLoadClient(new Uri(gateway.BaseUrl, "v1/chat/completions"), keys, isGateway: true, maxCallers);
@@ -91,10 +93,10 @@ public static class GatewayBenchmark
                 {
                     // Connection pools and JIT tiering, before anything is measured.
                     Console.Error.WriteLine("warming up");
-                    await run.WarmUpAsync(Math.Min(16, maxCallers), TimeSpan.FromSeconds(FirstWarmUpFactor * warmUp.TotalSeconds));
+                    await run.WarmUpAsync(LoadShape.Closed(Math.Min(16, maxCallers)), TimeSpan.FromSeconds(FirstWarmUpFactor * warmUp.TotalSeconds));
                 }
-                foreach (var callers in callerLevels)
-                    await run.MeasureLevelAsync(callers, warmUp, seconds);
+                foreach (var shape in shapes)
+                    await run.MeasureLevelAsync(shape, warmUp, seconds);
 
                 run.Memory = new MemoryUse(startRss, gateway.StatusKilobytes("VmRSS"), gateway.StatusKilobytes("VmHWM"), gateway.Threads());
                 if (gateway.HasExited)
@@ -110,7 +112,7 @@ public static class GatewayBenchmark
             // The gateway's backends flush their statistics as they exit; give them a moment.
             await Task.Delay(TimeSpan.FromSeconds(1));
             run.Commits = await CommittedTransactionsAsync(gatewayDb) - commitsBefore;
-            var setup = await DescribeSetupAsync(gatewayDb, database.Origin, loadAverage, mock, warmUp, seconds, ProxyProcess.Gen0Size(gatewayEnvironment));
+            var setup = await DescribeSetupAsync(gatewayDb, database.Origin, loadAverage, mock, warmUp, seconds, ProxyProcess.Gen0Size(gatewayEnvironment), rates);
             if (withBaseline)
                 setup += $"\nBaseline: {baselinePath ?? "the same build"}" +
                     (baselineEnvironmentText is null ? ", the same environment" : $", environment \"{baselineEnvironmentText}\" instead of {(args.Text("gateway-env") is { } own ? $"\"{own}\"" : "none")}") +
@@ -232,7 +234,7 @@ public static class GatewayBenchmark
     }
 
     private static async Task<string> DescribeSetupAsync(
-        string connectionString, string origin, string loadAverage, MockUpstream mock, TimeSpan warmUp, int seconds, string gen0Size)
+        string connectionString, string origin, string loadAverage, MockUpstream mock, TimeSpan warmUp, int seconds, string gen0Size, int[] rates)
     {
         await using var conn = new NpgsqlConnection(connectionString);
         await conn.OpenAsync();
@@ -243,12 +245,15 @@ public static class GatewayBenchmark
         var warmUpText = warmUp > TimeSpan.Zero
             ? $" after {FirstWarmUpFactor * warmUp.TotalSeconds:0} s of warm-up per series at 16 callers and {warmUp.TotalSeconds:0} s per series and level"
             : "";
+        var openLoopText = rates.Length > 0
+            ? $"; at a fixed rate, requests start on a 1 ms timer whether or not earlier ones have finished (open loop, at most {LoadShape.OpenLoopSlots} in flight), latency counted from each request's start"
+            : "";
         return string.Create(CultureInfo.InvariantCulture, $"""
             {DateTime.UtcNow:yyyy-MM-dd} · {Environment.ProcessorCount} CPU cores{loadAverage} · {RuntimeInformation.OSDescription} · .NET {Environment.Version} · gateway built {ProxyProcess.BuildConfiguration}, workstation GC, DOTNET_GCgen0size={gen0Size}
             PostgreSQL {reader.GetString(0)} ({origin}) · fsync={reader.GetString(1)} · synchronous_commit={reader.GetString(2)} — every gateway answer waits for its charge to be committed
             Mock upstream (Kestrel, same machine): non-streaming {mock.CompletionBytes} B; streaming {mock.ChunkCount} content chunks + usage chunk + [DONE] ({mock.StreamBytes} B), each flushed.
             Bare hop: a forwarder on the gateway's stack, a process of its own (Kestrel in, the body passed to HttpClient, the answer passed back as it arrives; no parsing, key or billing): what any proxy here pays before doing its own work.
-            {seconds} s per series and level{warmUpText}, in 1 s slices rotating between direct, bare hop and gateway; closed-loop callers over HttpClient (SocketsHttpHandler), {KeyCount} keys at {KeyRpm:N0} rpm each.
+            {seconds} s per series and level{warmUpText}, in 1 s slices rotating between direct, bare hop and gateway; closed-loop callers over HttpClient (SocketsHttpHandler){openLoopText}; {KeyCount} keys at {KeyRpm:N0} rpm each.
             Load generator, mock, bare forwarder, gateway and PostgreSQL all share the {Environment.ProcessorCount} cores.
             """);
     }
@@ -261,48 +266,23 @@ public static class GatewayBenchmark
             md.AppendLine(line.TrimEnd() + "  ");
         md.AppendLine();
 
-        md.AppendLine("## Non-streaming").AppendLine();
-        md.AppendLine("| Callers | Path | Requests/s | p50 ms | p90 ms | p99 ms | Succeeded | Failed | Proxy CPU ms/request | PostgreSQL CPU ms/request |");
-        md.AppendLine("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|");
-        foreach (var level in run.Levels)
+        var closedLoop = run.Levels.Where(level => !level.Shape.IsOpen).ToList();
+        if (closedLoop.Count > 0)
+            AppendLevels(md, closedLoop, "##", "Callers");
+        var openLoop = run.Levels.Where(level => level.Shape.IsOpen).ToList();
+        if (openLoop.Count > 0)
         {
-            AppendLatencyRow(md, level.Callers, "direct", level.DirectPlain);
-            AppendLatencyRow(md, level.Callers, "bare hop", level.BarePlain);
-            AppendLatencyRow(md, level.Callers, "gateway", level.GatewayPlain);
-            if (level.BaselinePlain is { } baseline)
-                AppendLatencyRow(md, level.Callers, "baseline", baseline);
+            md.AppendLine("## At a fixed arrival rate").AppendLine();
+            md.AppendLine("Requests arrive at the rate in the first column however fast they are answered, as from many independent users: " +
+                "the latency is what a request meets at that load, without the queue that closed-loop callers keep full. Requests/s is what was answered.");
+            md.AppendLine();
+            AppendLevels(md, openLoop, "###", "Sent/s");
+            var unsent = openLoop.SelectMany(level => level.All).Where(series => series.Measured.Unsent > 0).ToList();
+            md.AppendLine(unsent.Count == 0
+                ? "Every request was sent on schedule."
+                : Invariant($"Not sent, because {LoadShape.OpenLoopSlots} requests were in flight already: {string.Join(", ", unsent.Select(series => $"{series.Name} at {series.Shape.Label}: {series.Measured.Unsent:N0}"))}."));
+            md.AppendLine();
         }
-        md.AppendLine();
-        md.AppendLine("| Callers | Added p50 ms | Added p90 ms | Added p99 ms | p99 gateway ÷ direct | Throughput gateway ÷ direct | Bare hop: added p99 ms | Bare hop: throughput ÷ direct | Throughput gateway ÷ bare hop |");
-        md.AppendLine("|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
-        foreach (var level in run.Levels)
-        {
-            var (d, b, g) = (level.DirectPlain.Measured, level.BarePlain.Measured, level.GatewayPlain.Measured);
-            md.AppendLine(Invariant($"| {level.Callers} | {Added(g, d, 0.50)} | {Added(g, d, 0.90)} | **{Added(g, d, 0.99)}** | {Ratio(g.Percentile(0.99), d.Percentile(0.99))} | **{Throughput(g, d)}** | {Added(b, d, 0.99)} | {Throughput(b, d)} | {Throughput(g, b)} |"));
-        }
-        md.AppendLine();
-
-        md.AppendLine("## Streaming").AppendLine();
-        md.AppendLine("| Callers | Path | Requests/s | First byte p50 ms | p90 | p99 | Last byte p50 ms | p90 | p99 | Succeeded | Failed | Proxy CPU ms/request | PostgreSQL CPU ms/request |");
-        md.AppendLine("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
-        foreach (var level in run.Levels)
-        {
-            AppendStreamRow(md, level.Callers, "direct", level.DirectStream);
-            AppendStreamRow(md, level.Callers, "bare hop", level.BareStream);
-            AppendStreamRow(md, level.Callers, "gateway", level.GatewayStream);
-            if (level.BaselineStream is { } baseline)
-                AppendStreamRow(md, level.Callers, "baseline", baseline);
-        }
-        md.AppendLine();
-        md.AppendLine("| Callers | Added first byte p50 ms | p90 | p99 | Added last byte p50 ms | p90 | p99 | Last byte p99 gateway ÷ direct | Throughput gateway ÷ direct | Bare hop: added last byte p99 ms | Bare hop: throughput ÷ direct | Throughput gateway ÷ bare hop |");
-        md.AppendLine("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
-        foreach (var level in run.Levels)
-        {
-            var (d, b, g) = (level.DirectStream, level.BareStream, level.GatewayStream);
-            md.AppendLine(Invariant(
-                $"| {level.Callers} | {Added(g.FirstByte, d.FirstByte, 0.50)} | {Added(g.FirstByte, d.FirstByte, 0.90)} | {Added(g.FirstByte, d.FirstByte, 0.99)} | {Added(g.Measured, d.Measured, 0.50)} | {Added(g.Measured, d.Measured, 0.90)} | **{Added(g.Measured, d.Measured, 0.99)}** | {Ratio(g.Measured.Percentile(0.99), d.Measured.Percentile(0.99))} | **{Throughput(g.Measured, d.Measured)}** | {Added(b.Measured, d.Measured, 0.99)} | {Throughput(b.Measured, d.Measured)} | {Throughput(g.Measured, b.Measured)} |"));
-        }
-        md.AppendLine();
 
         if (run.HasBaseline)
             AppendBaselineComparison(md, run);
@@ -326,8 +306,8 @@ public static class GatewayBenchmark
         if (run.HasBaseline)
             md.AppendLine(Invariant(
                 $"- Baseline: {run.BaselineSucceeded:N0} succeeded, {run.BaselineFailed:N0} failed; `{ChargedEvent}` events stored: {baselineCharged:N0}."));
-        var c16 = run.Levels.FirstOrDefault(l => l.Callers == 16);
-        var c64 = run.Levels.FirstOrDefault(l => l.Callers == 64);
+        var c16 = run.Levels.FirstOrDefault(l => l.Shape == LoadShape.Closed(16));
+        var c64 = run.Levels.FirstOrDefault(l => l.Shape == LoadShape.Closed(64));
         if (c16 is not null)
         {
             var plain = Added(c16.GatewayPlain.Measured, c16.DirectPlain.Measured, 0.99);
@@ -343,42 +323,79 @@ public static class GatewayBenchmark
         return md.ToString();
     }
 
-    /// <summary>The gateway against its baseline, slice for slice in the same rotation: what a change did.</summary>
-    private static void AppendBaselineComparison(StringBuilder md, Run run)
+    /// <summary>The non-streaming and the streaming tables for a set of levels, each path's figures and then the gateway's overhead.</summary>
+    private static void AppendLevels(StringBuilder md, List<Level> levels, string heading, string firstColumn)
     {
-        md.AppendLine("## Gateway vs baseline").AppendLine();
-        md.AppendLine("| Callers | Mode | Requests/s gateway ÷ baseline | p50 ms, gateway − baseline | p99 ms, gateway − baseline | Gateway CPU ms/request, gateway − baseline | PostgreSQL CPU ms/request, gateway − baseline |");
-        md.AppendLine("|--:|---|--:|--:|--:|--:|--:|");
-        foreach (var level in run.Levels)
+        md.AppendLine($"{heading} Non-streaming").AppendLine();
+        md.AppendLine($"| {firstColumn} | Path | Requests/s | p50 ms | p90 ms | p99 ms | Succeeded | Failed | Proxy CPU ms/request | PostgreSQL CPU ms/request |");
+        md.AppendLine("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+        foreach (var level in levels)
+            foreach (var series in level.Plain)
+                AppendLatencyRow(md, level.Shape.Label, series);
+        md.AppendLine();
+        md.AppendLine($"| {firstColumn} | Added p50 ms | Added p90 ms | Added p99 ms | p99 gateway ÷ direct | Throughput gateway ÷ direct | Bare hop: added p99 ms | Bare hop: throughput ÷ direct | Throughput gateway ÷ bare hop |");
+        md.AppendLine("|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+        foreach (var level in levels)
         {
-            AppendComparisonRow(md, level.Callers, "non-streaming", level.GatewayPlain, level.BaselinePlain!);
-            AppendComparisonRow(md, level.Callers, "streaming, last byte", level.GatewayStream, level.BaselineStream!);
+            var (d, b, g) = (level.DirectPlain.Measured, level.BarePlain.Measured, level.GatewayPlain.Measured);
+            md.AppendLine(Invariant($"| {level.Shape.Label} | {Added(g, d, 0.50)} | {Added(g, d, 0.90)} | **{Added(g, d, 0.99)}** | {Ratio(g.Percentile(0.99), d.Percentile(0.99))} | **{Throughput(g, d)}** | {Added(b, d, 0.99)} | {Throughput(b, d)} | {Throughput(g, b)} |"));
+        }
+        md.AppendLine();
+
+        md.AppendLine($"{heading} Streaming").AppendLine();
+        md.AppendLine($"| {firstColumn} | Path | Requests/s | First byte p50 ms | p90 | p99 | Last byte p50 ms | p90 | p99 | Succeeded | Failed | Proxy CPU ms/request | PostgreSQL CPU ms/request |");
+        md.AppendLine("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+        foreach (var level in levels)
+            foreach (var series in level.Streaming)
+                AppendStreamRow(md, level.Shape.Label, series);
+        md.AppendLine();
+        md.AppendLine($"| {firstColumn} | Added first byte p50 ms | p90 | p99 | Added last byte p50 ms | p90 | p99 | Last byte p99 gateway ÷ direct | Throughput gateway ÷ direct | Bare hop: added last byte p99 ms | Bare hop: throughput ÷ direct | Throughput gateway ÷ bare hop |");
+        md.AppendLine("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+        foreach (var level in levels)
+        {
+            var (d, b, g) = (level.DirectStream, level.BareStream, level.GatewayStream);
+            md.AppendLine(Invariant(
+                $"| {level.Shape.Label} | {Added(g.FirstByte, d.FirstByte, 0.50)} | {Added(g.FirstByte, d.FirstByte, 0.90)} | {Added(g.FirstByte, d.FirstByte, 0.99)} | {Added(g.Measured, d.Measured, 0.50)} | {Added(g.Measured, d.Measured, 0.90)} | **{Added(g.Measured, d.Measured, 0.99)}** | {Ratio(g.Measured.Percentile(0.99), d.Measured.Percentile(0.99))} | **{Throughput(g.Measured, d.Measured)}** | {Added(b.Measured, d.Measured, 0.99)} | {Throughput(b.Measured, d.Measured)} | {Throughput(g.Measured, b.Measured)} |"));
         }
         md.AppendLine();
     }
 
-    private static void AppendComparisonRow(StringBuilder md, int callers, string mode, Series gateway, Series baseline)
+    /// <summary>The gateway against its baseline, slice for slice in the same rotation: what a change did.</summary>
+    private static void AppendBaselineComparison(StringBuilder md, Run run)
+    {
+        md.AppendLine("## Gateway vs baseline").AppendLine();
+        md.AppendLine("| Callers or sent/s | Mode | Requests/s gateway ÷ baseline | p50 ms, gateway − baseline | p99 ms, gateway − baseline | Gateway CPU ms/request, gateway − baseline | PostgreSQL CPU ms/request, gateway − baseline |");
+        md.AppendLine("|--:|---|--:|--:|--:|--:|--:|");
+        foreach (var level in run.Levels)
+        {
+            AppendComparisonRow(md, level.Shape.Label, "non-streaming", level.GatewayPlain, level.BaselinePlain!);
+            AppendComparisonRow(md, level.Shape.Label, "streaming, last byte", level.GatewayStream, level.BaselineStream!);
+        }
+        md.AppendLine();
+    }
+
+    private static void AppendComparisonRow(StringBuilder md, string load, string mode, Series gateway, Series baseline)
     {
         var (g, b) = (gateway.Measured, baseline.Measured);
         md.AppendLine(Invariant(
-            $"| {callers} | {mode} | {Throughput(g, b)} | {Added(g, b, 0.50)} | {Added(g, b, 0.99)} | {CpuDifference(gateway.CpuPerRequest, baseline.CpuPerRequest)} | {CpuDifference(gateway.DatabaseCpuPerRequest, baseline.DatabaseCpuPerRequest)} |"));
+            $"| {load} | {mode} | {Throughput(g, b)} | {Added(g, b, 0.50)} | {Added(g, b, 0.99)} | {CpuDifference(gateway.CpuPerRequest, baseline.CpuPerRequest)} | {CpuDifference(gateway.DatabaseCpuPerRequest, baseline.DatabaseCpuPerRequest)} |"));
     }
 
     private static string CpuDifference(double? gateway, double? baseline) =>
         gateway is { } g && baseline is { } b ? (g - b).ToString("+0.000;-0.000", CultureInfo.InvariantCulture) : "";
 
-    private static void AppendLatencyRow(StringBuilder md, int callers, string path, Series series)
+    private static void AppendLatencyRow(StringBuilder md, string load, Series series)
     {
         var m = series.Measured;
         md.AppendLine(Invariant(
-            $"| {callers} | {path} | {m.PerSecond:N0} | {Ms(m.Percentile(0.50))} | {Ms(m.Percentile(0.90))} | {Ms(m.Percentile(0.99))} | {m.Succeeded:N0} | {m.Failed:N0} | {Cpu(series.CpuPerRequest)} | {Cpu(series.DatabaseCpuPerRequest)} |"));
+            $"| {load} | {series.Path} | {m.PerSecond:N0} | {Ms(m.Percentile(0.50))} | {Ms(m.Percentile(0.90))} | {Ms(m.Percentile(0.99))} | {m.Succeeded:N0} | {m.Failed:N0} | {Cpu(series.CpuPerRequest)} | {Cpu(series.DatabaseCpuPerRequest)} |"));
     }
 
-    private static void AppendStreamRow(StringBuilder md, int callers, string path, Series series)
+    private static void AppendStreamRow(StringBuilder md, string load, Series series)
     {
         var (m, f) = (series.Measured, series.FirstByte);
         md.AppendLine(Invariant(
-            $"| {callers} | {path} | {m.PerSecond:N0} | {Ms(f.Percentile(0.50))} | {Ms(f.Percentile(0.90))} | {Ms(f.Percentile(0.99))} | {Ms(m.Percentile(0.50))} | {Ms(m.Percentile(0.90))} | {Ms(m.Percentile(0.99))} | {m.Succeeded:N0} | {m.Failed:N0} | {Cpu(series.CpuPerRequest)} | {Cpu(series.DatabaseCpuPerRequest)} |"));
+            $"| {load} | {series.Path} | {m.PerSecond:N0} | {Ms(f.Percentile(0.50))} | {Ms(f.Percentile(0.90))} | {Ms(f.Percentile(0.99))} | {Ms(m.Percentile(0.50))} | {Ms(m.Percentile(0.90))} | {Ms(m.Percentile(0.99))} | {m.Succeeded:N0} | {m.Failed:N0} | {Cpu(series.CpuPerRequest)} | {Cpu(series.DatabaseCpuPerRequest)} |"));
     }
 
     private static string Cpu(double? ms) => ms is { } value ? value.ToString("F3", CultureInfo.InvariantCulture) : "";
@@ -401,13 +418,16 @@ public static class GatewayBenchmark
 
     public sealed record MemoryUse(long StartRssKb, long EndRssKb, long PeakKb, long Threads);
 
-    /// <summary>One path (direct, bare hop or gateway) in one mode (streaming or not) at one level of callers, over all its slices.</summary>
-    private sealed class Series(string name, Route route, byte[] body, bool stream, Func<TimeSpan?>? databaseCpu)
+    /// <summary>One path (direct, bare hop or gateway) in one mode (streaming or not) under one load, over all its slices.</summary>
+    private sealed class Series(string path, LoadShape shape, Route route, byte[] body, bool stream, Func<TimeSpan?>? databaseCpu)
     {
         private TimeSpan cpu;
         private TimeSpan? dbCpu;
 
-        public string Name { get; } = name;
+        /// <summary>direct, bare hop, gateway or baseline.</summary>
+        public string Path { get; } = path;
+        public string Name => stream ? Path + " stream" : Path;
+        public LoadShape Shape { get; } = shape;
         public LoadResult Measured { get; private set; } = LoadResult.Empty;
         public LoadResult FirstByte { get; private set; } = LoadResult.Empty;
         public LoadResult WarmUp { get; private set; } = LoadResult.Empty;
@@ -416,14 +436,14 @@ public static class GatewayBenchmark
 
         public double? DatabaseCpuPerRequest => dbCpu is { } used && Measured.Succeeded > 0 ? used.TotalMilliseconds / Measured.Succeeded : null;
 
-        public async Task WarmUpAsync(int callers, TimeSpan length) =>
-            WarmUp = WarmUp.Add((await RunAsync(callers, length)).Load);
+        public async Task WarmUpAsync(TimeSpan length) =>
+            WarmUp = WarmUp.Add((await RunAsync(length)).Load);
 
-        public async Task MeasureSliceAsync(int callers, TimeSpan length)
+        public async Task MeasureSliceAsync(TimeSpan length)
         {
             var cpuBefore = route.Proxy?.CpuTime() ?? TimeSpan.Zero;
             var dbCpuBefore = databaseCpu?.Invoke();
-            var (load, firstBytes) = await RunAsync(callers, length);
+            var (load, firstBytes) = await RunAsync(length);
             if (route.Proxy is not null)
                 cpu += route.Proxy.CpuTime() - cpuBefore;
             if (dbCpuBefore is { } before && databaseCpu!() is { } after)
@@ -432,20 +452,20 @@ public static class GatewayBenchmark
             FirstByte = FirstByte.Add(firstBytes);
         }
 
-        private async Task<(LoadResult Load, LoadResult FirstBytes)> RunAsync(int callers, TimeSpan length)
+        private async Task<(LoadResult Load, LoadResult FirstBytes)> RunAsync(TimeSpan length)
         {
-            var firstBytes = Enumerable.Range(0, callers).Select(_ => new List<long>()).ToArray();
-            var load = await ClosedLoopLoad.RunAsync(callers, length, async (caller, _) =>
+            var firstBytes = Enumerable.Range(0, Shape.Callers).Select(_ => new List<long>()).ToArray();
+            var load = await Shape.RunAsync(length, async caller =>
                 firstBytes[caller].Add(await route.Client.SendAsync(caller, body, stream)));
             var sorted = firstBytes.SelectMany(f => f).Order().ToArray();
             return (load, new LoadResult(sorted.Length, 0, null, load.Elapsed, sorted));
         }
 
-        public void PrintSummary(int callers)
+        public void PrintSummary()
         {
             var m = Measured;
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{Name,-20} callers {callers,3}: {m.PerSecond,8:F0} req/s  p50 {Ms(m.Percentile(0.50)),6} ms  p99 {Ms(m.Percentile(0.99)),7} ms  failed {m.Failed}{(CpuPerRequest is { } c ? $"  cpu {c:F3} ms/req" : "")}{(DatabaseCpuPerRequest is { } db ? $"  postgres {db:F3} ms/req" : "")}"));
+                $"{Name,-20} {(Shape.IsOpen ? "sent/s" : "callers")} {Shape.Label,7}: {m.PerSecond,8:F0} req/s  p50 {Ms(m.Percentile(0.50)),6} ms  p99 {Ms(m.Percentile(0.99)),7} ms  failed {m.Failed}{(m.Unsent > 0 ? $"  unsent {m.Unsent}" : "")}{(CpuPerRequest is { } c ? $"  cpu {c:F3} ms/req" : "")}{(DatabaseCpuPerRequest is { } db ? $"  postgres {db:F3} ms/req" : "")}"));
             if (m.FirstError is not null)
                 Console.Error.WriteLine($"  first error: {m.FirstError.GetType().Name}: {m.FirstError.Message}");
         }
@@ -455,7 +475,7 @@ public static class GatewayBenchmark
     private sealed record Route(ChatLoadClient Client, ProxyProcess? Proxy);
 
     private sealed record Level(
-        int Callers, Series DirectPlain, Series BarePlain, Series GatewayPlain, Series DirectStream, Series BareStream, Series GatewayStream,
+        LoadShape Shape, Series DirectPlain, Series BarePlain, Series GatewayPlain, Series DirectStream, Series BareStream, Series GatewayStream,
         Series? BaselinePlain, Series? BaselineStream)
     {
         public IEnumerable<Series> Gateway => [GatewayPlain, GatewayStream];
@@ -517,31 +537,31 @@ public static class GatewayBenchmark
             .Select(s => s.Measured.FirstError ?? s.WarmUp.FirstError)
             .FirstOrDefault(e => e is not null) is { } e ? $"{e.GetType().Name}: {e.Message}" : null;
 
-        private Level NewLevel(int callers) => new(callers,
-            new Series("direct", direct, PlainBody, false, null),
-            new Series("bare hop", bare, PlainBody, false, null),
-            new Series("gateway", gateway, PlainBody, false, databaseCpu),
-            new Series("direct stream", direct, StreamBody, true, null),
-            new Series("bare hop stream", bare, StreamBody, true, null),
-            new Series("gateway stream", gateway, StreamBody, true, databaseCpu),
-            baseline is null ? null : new Series("baseline", baseline, PlainBody, false, databaseCpu),
-            baseline is null ? null : new Series("baseline stream", baseline, StreamBody, true, databaseCpu));
+        private Level NewLevel(LoadShape shape) => new(shape,
+            new Series("direct", shape, direct, PlainBody, false, null),
+            new Series("bare hop", shape, bare, PlainBody, false, null),
+            new Series("gateway", shape, gateway, PlainBody, false, databaseCpu),
+            new Series("direct", shape, direct, StreamBody, true, null),
+            new Series("bare hop", shape, bare, StreamBody, true, null),
+            new Series("gateway", shape, gateway, StreamBody, true, databaseCpu),
+            baseline is null ? null : new Series("baseline", shape, baseline, PlainBody, false, databaseCpu),
+            baseline is null ? null : new Series("baseline", shape, baseline, StreamBody, true, databaseCpu));
 
-        public async Task WarmUpAsync(int callers, TimeSpan length)
+        public async Task WarmUpAsync(LoadShape shape, TimeSpan length)
         {
-            var level = NewLevel(callers);
+            var level = NewLevel(shape);
             warmUps.Add(level);
             foreach (var series in level.All)
-                await series.WarmUpAsync(callers, length);
+                await series.WarmUpAsync(length);
         }
 
-        public async Task MeasureLevelAsync(int callers, TimeSpan warmUp, int slices)
+        public async Task MeasureLevelAsync(LoadShape shape, TimeSpan warmUp, int slices)
         {
-            var level = NewLevel(callers);
+            var level = NewLevel(shape);
             Levels.Add(level);
             if (warmUp > TimeSpan.Zero)
                 foreach (var series in level.All)
-                    await series.WarmUpAsync(callers, warmUp);
+                    await series.WarmUpAsync(warmUp);
 
             for (var slice = 0; slice < slices; slice++)
             {
@@ -549,11 +569,11 @@ public static class GatewayBenchmark
                 {
                     // Each path takes each place in the order in turn, so a drift in the machine's speed spreads over all of them.
                     for (var i = 0; i < paths.Length; i++)
-                        await paths[(slice + i) % paths.Length].MeasureSliceAsync(callers, SliceLength);
+                        await paths[(slice + i) % paths.Length].MeasureSliceAsync(SliceLength);
                 }
             }
             foreach (var series in level.All)
-                series.PrintSummary(callers);
+                series.PrintSummary();
         }
     }
 }
