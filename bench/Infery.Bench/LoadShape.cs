@@ -3,12 +3,12 @@ using System.Globalization;
 namespace Infery.Bench;
 
 /// <summary>
-/// How a series is loaded: a number of closed-loop callers, or requests arriving at a fixed rate (open loop) with
-/// at most <see cref="Callers"/> of them in flight.
+/// How a series is loaded: a number of closed-loop callers, always all in flight, or requests arriving at a fixed
+/// rate (open loop) with at most <see cref="MaxInFlight"/> of them in flight.
 /// </summary>
-public sealed record LoadShape(int Callers, int? PerSecond)
+public sealed record LoadShape(int MaxInFlight, int? PerSecond)
 {
-    /// <summary>Enough for 10,000 requests/s taking 25 ms each.</summary>
+    /// <summary>At 4,000 requests/s, room for a stall of 64 ms before a request goes unsent.</summary>
     public const int OpenLoopSlots = 256;
 
     public static LoadShape Closed(int callers) => new(callers, null);
@@ -19,10 +19,10 @@ public sealed record LoadShape(int Callers, int? PerSecond)
 
     public string Label => PerSecond is { } rate
         ? rate.ToString("N0", CultureInfo.InvariantCulture) + "/s"
-        : Callers.ToString(CultureInfo.InvariantCulture);
+        : MaxInFlight.ToString(CultureInfo.InvariantCulture);
 
     /// <param name="operation">Called with the caller's or slot's number; no two operations in flight share one.</param>
     public Task<LoadResult> RunAsync(TimeSpan duration, Func<int, Task> operation) => PerSecond is { } rate
-        ? OpenLoopLoad.RunAsync(rate, duration, Callers, operation)
-        : ClosedLoopLoad.RunAsync(Callers, duration, (caller, _) => operation(caller));
+        ? OpenLoopLoad.RunAsync(rate, duration, MaxInFlight, operation)
+        : ClosedLoopLoad.RunAsync(MaxInFlight, duration, (caller, _) => operation(caller));
 }

@@ -34,8 +34,8 @@ static int Usage()
                     [--warmup 1] [--out path] [--gateway path/to/Infery.Api.dll] [--gateway-env "NAME=value;..."] [--smoke]
                     [--baseline path/to/other/Infery.Api.dll] [--baseline-env "NAME=value;..."]:
                     a second gateway (another build, or the same with another environment) in the same
-                    rotation, compared with the first in its own table; --rates: requests per second
-                    sent on a schedule whatever the answers' speed (open loop)
+                    rotation, compared with the first in its own table. --rates: requests per second
+                    sent on a schedule whatever the answers' speed (open loop), or none
           forwarder the bare forwarder the gateway benchmark starts as its reference hop
                     --upstream http://host:port/v1/ --urls http://127.0.0.1:port
 

@@ -79,7 +79,7 @@ public static class GatewayBenchmark
                 Console.Error.WriteLine($"gateway pid {gateway.Pid} on {gateway.BaseUrl}; bare forwarder pid {forwarder.Pid} on {forwarder.BaseUrl}" +
                     (baseline is null ? "" : $"; baseline pid {baseline.Pid} on {baseline.BaseUrl}"));
                 var (_, keys) = await gateway.CreateWorkspaceWithKeysAsync(GrantedCredits, KeyCount, KeyRpm);
-                var maxCallers = shapes.Max(shape => shape.Callers);
+                var maxCallers = shapes.Max(shape => shape.MaxInFlight);
                 using var direct = new ChatLoadClient(new Uri(mock.BaseUrl, "chat/completions"), keys, isGateway: false, maxCallers);
                 using var bare = new ChatLoadClient(new Uri(forwarder.BaseUrl, "v1/chat/completions"), keys, isGateway: false, maxCallers);
                 using var through = new ChatLoadClient(new Uri(gateway.BaseUrl, "v1/chat/completions"), keys, isGateway: true, maxCallers);
@@ -93,7 +93,7 @@ public static class GatewayBenchmark
                 {
                     // Connection pools and JIT tiering, before anything is measured.
                     Console.Error.WriteLine("warming up");
-                    await run.WarmUpAsync(LoadShape.Closed(Math.Min(16, maxCallers)), TimeSpan.FromSeconds(FirstWarmUpFactor * warmUp.TotalSeconds));
+                    await run.WarmUpAsync(LoadShape.Closed(Math.Min(16, callerLevels.Max())), TimeSpan.FromSeconds(FirstWarmUpFactor * warmUp.TotalSeconds));
                 }
                 foreach (var shape in shapes)
                     await run.MeasureLevelAsync(shape, warmUp, seconds);
@@ -246,7 +246,7 @@ public static class GatewayBenchmark
             ? $" after {FirstWarmUpFactor * warmUp.TotalSeconds:0} s of warm-up per series at 16 callers and {warmUp.TotalSeconds:0} s per series and level"
             : "";
         var openLoopText = rates.Length > 0
-            ? $"; at a fixed rate, requests start on a 1 ms timer whether or not earlier ones have finished (open loop, at most {LoadShape.OpenLoopSlots} in flight), latency counted from each request's start"
+            ? $"; at a fixed rate, requests start on a schedule whether or not earlier ones have finished (open loop, at most {LoadShape.OpenLoopSlots} in flight), kept by a thread that wakes about every millisecond, latency counted from each request's start"
             : "";
         return string.Create(CultureInfo.InvariantCulture, $"""
             {DateTime.UtcNow:yyyy-MM-dd} · {Environment.ProcessorCount} CPU cores{loadAverage} · {RuntimeInformation.OSDescription} · .NET {Environment.Version} · gateway built {ProxyProcess.BuildConfiguration}, workstation GC, DOTNET_GCgen0size={gen0Size}
@@ -273,13 +273,16 @@ public static class GatewayBenchmark
         if (openLoop.Count > 0)
         {
             md.AppendLine("## At a fixed arrival rate").AppendLine();
-            md.AppendLine("Requests arrive at the rate in the first column however fast they are answered, as from many independent users: " +
+            md.AppendLine("Requests are sent at the rate in the first column, spread evenly, however fast they are answered: " +
                 "the latency is what a request meets at that load, without the queue that closed-loop callers keep full. Requests/s is what was answered.");
             md.AppendLine();
-            AppendLevels(md, openLoop, "###", "Sent/s");
+            AppendLevels(md, openLoop, "###", "Rate");
+            var lags = openLoop.SelectMany(level => level.All).Aggregate(LoadResult.Empty, (all, series) => all.Add(series.Measured));
+            md.AppendLine(Invariant(
+                $"Requests started behind their schedule by {Ms(lags.StartLagPercentile(0.50))} ms at p50 and {Ms(lags.StartLagPercentile(0.99))} ms at p99, all paths together; that wait is not in the latencies above.  "));
             var unsent = openLoop.SelectMany(level => level.All).Where(series => series.Measured.Unsent > 0).ToList();
             md.AppendLine(unsent.Count == 0
-                ? "Every request was sent on schedule."
+                ? "No request fell due while all slots were in flight: every one was sent."
                 : Invariant($"Not sent, because {LoadShape.OpenLoopSlots} requests were in flight already: {string.Join(", ", unsent.Select(series => $"{series.Name} at {series.Shape.Label}: {series.Measured.Unsent:N0}"))}."));
             md.AppendLine();
         }
@@ -388,14 +391,14 @@ public static class GatewayBenchmark
     {
         var m = series.Measured;
         md.AppendLine(Invariant(
-            $"| {load} | {series.Path} | {m.PerSecond:N0} | {Ms(m.Percentile(0.50))} | {Ms(m.Percentile(0.90))} | {Ms(m.Percentile(0.99))} | {m.Succeeded:N0} | {m.Failed:N0} | {Cpu(series.CpuPerRequest)} | {Cpu(series.DatabaseCpuPerRequest)} |"));
+            $"| {load} | {series.PathName} | {m.PerSecond:N0} | {Ms(m.Percentile(0.50))} | {Ms(m.Percentile(0.90))} | {Ms(m.Percentile(0.99))} | {m.Succeeded:N0} | {m.Failed:N0} | {Cpu(series.CpuPerRequest)} | {Cpu(series.DatabaseCpuPerRequest)} |"));
     }
 
     private static void AppendStreamRow(StringBuilder md, string load, Series series)
     {
         var (m, f) = (series.Measured, series.FirstByte);
         md.AppendLine(Invariant(
-            $"| {load} | {series.Path} | {m.PerSecond:N0} | {Ms(f.Percentile(0.50))} | {Ms(f.Percentile(0.90))} | {Ms(f.Percentile(0.99))} | {Ms(m.Percentile(0.50))} | {Ms(m.Percentile(0.90))} | {Ms(m.Percentile(0.99))} | {m.Succeeded:N0} | {m.Failed:N0} | {Cpu(series.CpuPerRequest)} | {Cpu(series.DatabaseCpuPerRequest)} |"));
+            $"| {load} | {series.PathName} | {m.PerSecond:N0} | {Ms(f.Percentile(0.50))} | {Ms(f.Percentile(0.90))} | {Ms(f.Percentile(0.99))} | {Ms(m.Percentile(0.50))} | {Ms(m.Percentile(0.90))} | {Ms(m.Percentile(0.99))} | {m.Succeeded:N0} | {m.Failed:N0} | {Cpu(series.CpuPerRequest)} | {Cpu(series.DatabaseCpuPerRequest)} |"));
     }
 
     private static string Cpu(double? ms) => ms is { } value ? value.ToString("F3", CultureInfo.InvariantCulture) : "";
@@ -425,8 +428,8 @@ public static class GatewayBenchmark
         private TimeSpan? dbCpu;
 
         /// <summary>direct, bare hop, gateway or baseline.</summary>
-        public string Path { get; } = path;
-        public string Name => stream ? Path + " stream" : Path;
+        public string PathName { get; } = path;
+        public string Name => stream ? PathName + " stream" : PathName;
         public LoadShape Shape { get; } = shape;
         public LoadResult Measured { get; private set; } = LoadResult.Empty;
         public LoadResult FirstByte { get; private set; } = LoadResult.Empty;
@@ -454,18 +457,18 @@ public static class GatewayBenchmark
 
         private async Task<(LoadResult Load, LoadResult FirstBytes)> RunAsync(TimeSpan length)
         {
-            var firstBytes = Enumerable.Range(0, Shape.Callers).Select(_ => new List<long>()).ToArray();
+            var firstBytes = Enumerable.Range(0, Shape.MaxInFlight).Select(_ => new List<long>()).ToArray();
             var load = await Shape.RunAsync(length, async caller =>
                 firstBytes[caller].Add(await route.Client.SendAsync(caller, body, stream)));
             var sorted = firstBytes.SelectMany(f => f).Order().ToArray();
-            return (load, new LoadResult(sorted.Length, 0, null, load.Elapsed, sorted));
+            return (load, new LoadResult(sorted.Length, 0, null, load.Elapsed, sorted, 0, []));
         }
 
         public void PrintSummary()
         {
             var m = Measured;
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{Name,-20} {(Shape.IsOpen ? "sent/s" : "callers")} {Shape.Label,7}: {m.PerSecond,8:F0} req/s  p50 {Ms(m.Percentile(0.50)),6} ms  p99 {Ms(m.Percentile(0.99)),7} ms  failed {m.Failed}{(m.Unsent > 0 ? $"  unsent {m.Unsent}" : "")}{(CpuPerRequest is { } c ? $"  cpu {c:F3} ms/req" : "")}{(DatabaseCpuPerRequest is { } db ? $"  postgres {db:F3} ms/req" : "")}"));
+                $"{Name,-20} {(Shape.IsOpen ? "at" : "callers")} {Shape.Label,7}: {m.PerSecond,8:F0} req/s  p50 {Ms(m.Percentile(0.50)),6} ms  p99 {Ms(m.Percentile(0.99)),7} ms  failed {m.Failed}{(m.Unsent > 0 ? $"  unsent {m.Unsent}" : "")}{(CpuPerRequest is { } c ? $"  cpu {c:F3} ms/req" : "")}{(DatabaseCpuPerRequest is { } db ? $"  postgres {db:F3} ms/req" : "")}"));
             if (m.FirstError is not null)
                 Console.Error.WriteLine($"  first error: {m.FirstError.GetType().Name}: {m.FirstError.Message}");
         }
