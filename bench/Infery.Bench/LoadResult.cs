@@ -56,9 +56,7 @@ public sealed record LoadResult(
 
     public TimeSpan Percentile(double fraction) => PercentileOf(SortedLatencyTicks, fraction);
 
-    public TimeSpan StartLagPercentile(double fraction) => PercentileOf(SortedStartLagTicks, fraction);
-
-    private static TimeSpan PercentileOf(long[] sortedTicks, double fraction)
+    public static TimeSpan PercentileOf(long[] sortedTicks, double fraction)
     {
         if (sortedTicks.Length == 0)
             return TimeSpan.Zero;

@@ -21,7 +21,7 @@ public static class OpenLoopLoad
         var outcomes = Enumerable.Range(0, slots).Select(_ => new Outcomes()).ToArray();
         var started = Stopwatch.GetTimestamp();
         var (running, startLags, unsent) = await Task.Factory.StartNew(
-            () => KeepSchedule(perSecond, duration, started, free, slot => RunInSlotAsync(slot)), TaskCreationOptions.LongRunning);
+            () => KeepSchedule(perSecond, duration, started, free, RunInSlotAsync), TaskCreationOptions.LongRunning);
         await Task.WhenAll(running);
         return Outcomes.Merge(outcomes, Stopwatch.GetElapsedTime(started), unsent, startLags);
 
