@@ -9,11 +9,13 @@ public sealed record KeyEntry(string KeyId, string WorkspaceId, string? MemberId
 
 /// <summary>
 /// The key directory, cached in memory: the first request with a key reads it from the database, later ones
-/// cost nothing. A revocation anywhere reaches this cache through NOTIFY (<see cref="Forget"/>).
+/// cost nothing. Requests that bring the same uncached key at once share that one read: a gateway starting, or
+/// emptying its cache, under load would otherwise open a connection per request in flight. A revocation anywhere
+/// reaches this cache through NOTIFY (<see cref="Forget"/>).
 /// </summary>
 public sealed class KeyDirectory(NpgsqlDataSource dataSource)
 {
-    private readonly ConcurrentDictionary<string, KeyEntry> byHash = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<KeyEntry?>>> byHash = new(StringComparer.Ordinal);
 
     public async ValueTask<KeyEntry?> FindAsync(string plaintextKey, CancellationToken ct)
     {
@@ -21,12 +23,24 @@ public sealed class KeyDirectory(NpgsqlDataSource dataSource)
             return null;
         var hash = ApiKeySecret.Hash(plaintextKey);
         var hashHex = Convert.ToHexStringLower(hash);
-        if (!byHash.TryGetValue(hashHex, out var entry))
+        if (!byHash.TryGetValue(hashHex, out var lookup))
+            lookup = byHash.GetOrAdd(hashHex, hex => new Lazy<Task<KeyEntry?>>(() => LoadAsync(hex)));
+        KeyEntry? entry;
+        try
         {
-            entry = await LoadAsync(hashHex, ct);
-            if (entry is null)
-                return null;
-            byHash.TryAdd(hashHex, entry);
+            // The read is shared, so it is not cancelled with the request that started it.
+            entry = lookup.Value.IsCompletedSuccessfully ? lookup.Value.Result : await lookup.Value.WaitAsync(ct);
+        }
+        catch (Exception) when (lookup.Value.IsFaulted)
+        {
+            byHash.TryRemove(new(hashHex, lookup));
+            throw;
+        }
+        if (entry is null)
+        {
+            // Unknown keys are not remembered, or guessing would fill the cache.
+            byHash.TryRemove(new(hashHex, lookup));
+            return null;
         }
         return CryptographicOperations.FixedTimeEquals(entry.Hash, hash) ? entry : null;
     }
@@ -36,13 +50,13 @@ public sealed class KeyDirectory(NpgsqlDataSource dataSource)
     /// <summary>After a lost LISTEN connection a revocation may have been missed: start over from the database.</summary>
     public void ForgetAll() => byHash.Clear();
 
-    private async Task<KeyEntry?> LoadAsync(string hashHex, CancellationToken ct)
+    private async Task<KeyEntry?> LoadAsync(string hashHex)
     {
         await using var cmd = dataSource.CreateCommand(
             "select id, workspace_id, member_id, preset, rpm from api_keys where hash = $1 and revoked_at is null");
         cmd.Parameters.AddWithValue(hashHex);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        if (!await reader.ReadAsync(ct))
+        await using var reader = await cmd.ExecuteReaderAsync();
+        if (!await reader.ReadAsync())
             return null;
         return new KeyEntry(
             reader.GetString(0),

@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Infery.Api.Tests.Fixtures;
+using Npgsql;
 
 namespace Infery.Api.Tests.Gateway.Auth;
 
@@ -115,6 +116,41 @@ public sealed class ApiKeyAuthTests(GatewayFactory gateway) : IClassFixture<Gate
         last!.Headers.RetryAfter.ShouldNotBeNull();
         JsonNode.Parse(await last.Content.ReadAsStringAsync())!["error"]!["code"]!.GetValue<string>().ShouldBe("rate_limit_exceeded");
     }
+
+    [Fact]
+    public async Task Requests_bringing_the_same_uncached_key_at_once_read_it_from_the_database_once()
+    {
+        var (_, key) = await gateway.NewWorkspaceWithKeyAsync(credits: 1);
+        await using var blocker = new NpgsqlConnection(gateway.ConnectionString);
+        await blocker.OpenAsync();
+        await using var tx = await blocker.BeginTransactionAsync();
+        // Every read of the key waits on this lock, so each read the gateway starts stays visible until the commit.
+        await new NpgsqlCommand("lock table api_keys in access exclusive mode", blocker, tx).ExecuteNonQueryAsync();
+
+        var requests = Enumerable.Range(0, 20).Select(_ => Credits(gateway, key)).ToArray();
+        await WaitForKeyReadsAsync(atLeast: 1);
+        await Task.Delay(300);
+        var reads = await KeyReadsWaitingAsync();
+        await tx.CommitAsync();
+
+        reads.ShouldBe(1);
+        (await Task.WhenAll(requests)).ShouldAllBe(status => status == HttpStatusCode.OK);
+    }
+
+    private async Task WaitForKeyReadsAsync(int atLeast)
+    {
+        var since = Stopwatch.StartNew();
+        while (await KeyReadsWaitingAsync() < atLeast)
+        {
+            since.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(10), "no read of the key reached the database");
+            await Task.Delay(10);
+        }
+    }
+
+    private Task<long> KeyReadsWaitingAsync() => new Ledger(gateway.ConnectionString).ScalarAsync("""
+        select count(*) from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock' and query like '%from api_keys where hash%'
+        """);
 
     private static async Task<HttpStatusCode> Credits(GatewayFactory instance, string key) =>
         (await instance.KeyClient(key).GetAsync("/v1/credits")).StatusCode;
