@@ -518,17 +518,22 @@ public static class GatewayBenchmark
 
         public bool HasBaseline => baseline is not null;
 
-        public long GatewaySucceeded => AllGateway.Sum(s => (long)s.Measured.Succeeded + s.WarmUp.Succeeded);
+        public long GatewaySucceeded => Succeeded(AllGateway);
 
-        public long GatewayFailed => AllGateway.Sum(s => (long)s.Measured.Failed + s.WarmUp.Failed);
+        public long GatewayFailed => Failed(AllGateway);
 
-        public long DirectFailed => AllDirect.Sum(s => (long)s.Measured.Failed + s.WarmUp.Failed);
+        public long DirectFailed => Failed(AllDirect);
 
-        public long BareFailed => AllBare.Sum(s => (long)s.Measured.Failed + s.WarmUp.Failed);
+        public long BareFailed => Failed(AllBare);
 
-        public long BaselineSucceeded => AllBaseline.Sum(s => (long)s.Measured.Succeeded + s.WarmUp.Succeeded);
+        public long BaselineSucceeded => Succeeded(AllBaseline);
 
-        public long BaselineFailed => AllBaseline.Sum(s => (long)s.Measured.Failed + s.WarmUp.Failed);
+        public long BaselineFailed => Failed(AllBaseline);
+
+        /// <summary>Warm-ups included: every request sent counts when the charges are checked.</summary>
+        private static long Succeeded(IEnumerable<Series> series) => series.Sum(s => (long)s.Measured.Succeeded + s.WarmUp.Succeeded);
+
+        private static long Failed(IEnumerable<Series> series) => series.Sum(s => (long)s.Measured.Failed + s.WarmUp.Failed);
 
         public string? FirstGatewayError => FirstError(AllGateway);
 
