@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Infery.Api.Chat.Parsing;
 
 namespace Infery.Api.Http;
 
@@ -50,9 +51,12 @@ public static class JsonBody
             var json = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 64 });
             var node = JsonNode.Parse(ref json);
             json.Read(); // Anything but whitespace after the value is an error.
-            return node is JsonObject obj
-                ? (obj, null)
-                : (null, ApiError.InvalidRequest("The request body must be a JSON object."));
+            if (node is not JsonObject obj)
+                return (null, ApiError.InvalidRequest("The request body must be a JSON object."));
+            // A repeated name would otherwise surface as an exception the first time a field is read.
+            if (DuplicateProperties.Find(obj) is { } at)
+                return (null, ApiError.InvalidRequest("The request body repeats a property name in one object.", at.Length == 0 ? null : at));
+            return (obj, null);
         }
         catch (JsonException e)
         {

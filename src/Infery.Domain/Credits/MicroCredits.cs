@@ -17,8 +17,11 @@ public static class MicroCredits
     public static bool TryParse(decimal credits, out long micro)
     {
         micro = 0;
+        // Checked before scaling: a decimal this large would overflow when multiplied.
+        if (Math.Abs(credits) > long.MaxValue / (decimal)PerCredit)
+            return false;
         var scaled = credits * PerCredit;
-        if (scaled != decimal.Truncate(scaled) || scaled > long.MaxValue || scaled < long.MinValue)
+        if (scaled != decimal.Truncate(scaled))
             return false;
         micro = (long)scaled;
         return true;

@@ -57,6 +57,15 @@ public sealed class ChargeTests
         MicroCredits.TryParse(0.0000001m, out _).ShouldBeFalse();
     }
 
+    [Theory]
+    [InlineData("100000000000000000000000")]
+    [InlineData("-100000000000000000000000")]
+    [InlineData("9223372036855")]
+    public void Amounts_beyond_what_micro_credits_can_hold_do_not_parse(string credits)
+    {
+        MicroCredits.TryParse(decimal.Parse(credits, System.Globalization.CultureInfo.InvariantCulture), out _).ShouldBeFalse();
+    }
+
     [Fact]
     public void Costs_round_up_once_over_the_sum()
     {
