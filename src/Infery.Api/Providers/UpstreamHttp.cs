@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using Infery.Api.Catalog;
 
 namespace Infery.Api.Providers;
@@ -32,7 +33,7 @@ public static class UpstreamHttp
         }
         catch (HttpRequestException e)
         {
-            throw new ProviderException(ProviderFailure.Unreachable, e.Message, inner: e);
+            throw new ProviderException(ProviderFailure.Unreachable, Describe(e), inner: e);
         }
 
         if (response.IsSuccessStatusCode)
@@ -89,6 +90,18 @@ public static class UpstreamHttp
         }
         return body.Span.StartsWith("\uFEFF"u8) ? body[3..] : body;
     }
+
+    /// <summary>What went wrong, without the exception's text: it names the upstream's host and port, which clients are not told.</summary>
+    private static string Describe(HttpRequestException e) => e.HttpRequestError switch
+    {
+        HttpRequestError.NameResolutionError => "its host name did not resolve",
+        HttpRequestError.ConnectionError when e.InnerException is SocketException socket => $"the connection failed ({socket.SocketErrorCode})",
+        HttpRequestError.ConnectionError => "the connection failed",
+        HttpRequestError.SecureConnectionError => "the TLS handshake failed",
+        HttpRequestError.ResponseEnded => "the connection closed before a response",
+        HttpRequestError.InvalidResponse => "the response was not valid HTTP",
+        _ => "the request could not be sent",
+    };
 
     /// <summary>Upstream text is UTF-8; a malformed sequence becomes U+FFFD rather than failing the reply.</summary>
     private static string Text(ReadOnlyMemory<byte> utf8) => System.Text.Encoding.UTF8.GetString(utf8.Span);

@@ -55,6 +55,23 @@ public sealed class UpstreamHttpTests : IAsyncLifetime
         upstream.Received.Select(r => r.Path).ShouldBe(["/chat/completions"]);
     }
 
+    [Fact]
+    public async Task A_refused_connection_is_described_without_the_upstreams_address()
+    {
+        var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+
+        var failure = await Should.ThrowAsync<ProviderException>(() => UpstreamHttp.SendAsync(http,
+            new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{port}/v1/chat/completions") { Content = new StringContent("{}") },
+            ProviderTimeouts.Default, body => body, CancellationToken.None));
+
+        failure.Failure.ShouldBe(ProviderFailure.Unreachable);
+        failure.Message.ShouldBe("the connection failed (ConnectionRefused)");
+        failure.ToApiError().Message.ShouldNotContain(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     private Task<HttpResponseMessage> SendAsync() =>
         UpstreamHttp.SendAsync(http, new HttpRequestMessage(HttpMethod.Post, new Uri(upstream.BaseUrl, "chat/completions"))
         {
