@@ -4,7 +4,8 @@ using Infery.Api.Http;
 namespace Infery.Api.Chat;
 
 /// <summary>
-/// Refuses, before anything is reserved or sent, a request that uses an input the chosen model cannot take.
+/// Refuses, before anything is reserved or sent, a request that uses an input the chosen model cannot take,
+/// or asks for a longer answer than it can write.
 /// PDF files pass for every model: the gateway converts them for models that cannot read PDFs.
 /// </summary>
 public static class CapabilityCheck
@@ -34,6 +35,14 @@ public static class CapabilityCheck
         if (request.ResponseFormat?.Type == "json_schema" && !capabilities.JsonSchema)
             return Unsupported(model, "response_format", "json_schema_not_supported_by_model",
                 "does not support json_schema response formats. Use {\"type\":\"json_object\"} or a model with supportsJsonSchema.");
+
+        if (request.MaxTokens > model.MaxOutputTokens)
+        {
+            var param = request.Body.ContainsKey("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+            return ApiError.InvalidRequest(
+                $"{param} is too large: {request.MaxTokens}. The model `{model.Slug}` writes at most {model.MaxOutputTokens} completion tokens.",
+                param, "max_tokens_too_large");
+        }
 
         return null;
     }

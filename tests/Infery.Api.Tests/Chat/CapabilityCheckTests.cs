@@ -36,6 +36,26 @@ public class CapabilityCheckTests
         CapabilityCheck.Check(request, Model(Everything)).ShouldBeNull();
     }
 
+    [Theory]
+    [InlineData(""","max_tokens":101""", "max_tokens")]
+    [InlineData(""","max_completion_tokens":101""", "max_completion_tokens")]
+    [InlineData(""","max_tokens":5,"max_completion_tokens":2147483647""", "max_completion_tokens")]
+    public void More_output_than_the_model_can_write_is_refused_naming_the_field(string fields, string param)
+    {
+        var error = CapabilityCheck.Check(Request(Text, fields), Model(Everything)).ShouldNotBeNull();
+
+        error.Status.ShouldBe(400);
+        error.Code.ShouldBe("max_tokens_too_large");
+        error.Param.ShouldBe(param);
+        error.Message.ShouldContain("at most 100");
+    }
+
+    [Fact]
+    public void As_much_output_as_the_model_can_write_is_accepted()
+    {
+        CapabilityCheck.Check(Request(Text, ""","max_completion_tokens":100"""), Model(Everything)).ShouldBeNull();
+    }
+
     [Fact]
     public void Audio_to_a_model_without_audio_input_names_the_part()
     {
