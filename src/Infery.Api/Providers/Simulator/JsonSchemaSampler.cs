@@ -18,6 +18,18 @@ internal sealed class JsonSchemaSampler
     /// <summary>A schema that requires itself has no finite instance; give up with null rather than recurse forever.</summary>
     private const int GiveUpDepth = 4 * MaxDepth;
 
+    /// <summary>
+    /// However much a schema asks for (minItems of a billion, a string of minLength a billion, a $ref that doubles
+    /// at every level), a sample holds at most this many values and this many characters of padding: a request of a
+    /// few bytes must not make the gateway build gigabytes.
+    /// </summary>
+    private const int MaxValues = 1_000;
+
+    private const int MaxPaddingChars = 16 * 1024;
+
+    private int valuesLeft = MaxValues;
+    private int paddingLeft = MaxPaddingChars;
+
     private readonly JsonObject? root;
     private readonly string text;
 
@@ -32,10 +44,10 @@ internal sealed class JsonSchemaSampler
 
     private JsonNode? ValueFor(JsonNode? schemaNode, int depth)
     {
+        if (--valuesLeft < 0 || depth > GiveUpDepth)
+            return null;
         if (schemaNode is not JsonObject schema)
             return JsonValue.Create(text);
-        if (depth > GiveUpDepth)
-            return null;
         schema = Resolve(schema);
 
         if (schema.TryGetPropertyValue("const", out var constant))
@@ -142,6 +154,8 @@ internal sealed class JsonSchemaSampler
         {
             foreach (var (name, propertySchema) in properties)
             {
+                if (valuesLeft <= 0)
+                    break;
                 if (depth < MaxDepth || required.Contains(name))
                     result[name] = ValueFor(propertySchema, depth + 1);
             }
@@ -158,7 +172,7 @@ internal sealed class JsonSchemaSampler
         var prefix = schema["prefixItems"] as JsonArray ?? [];
         var wanted = Math.Min(Math.Max(minItems, depth < MaxDepth ? Math.Max(1, prefix.Count) : 0), maxItems);
         var items = new JsonArray();
-        for (var i = 0; i < wanted; i++)
+        for (var i = 0; i < wanted && valuesLeft > 0; i++)
             items.Add(ValueFor(i < prefix.Count ? prefix[i] : schema["items"], depth + 1));
         return items;
     }
@@ -199,15 +213,21 @@ internal sealed class JsonSchemaSampler
         if (value.Length > maxLength)
             value = value[..maxLength];
         if (value.Length < minLength)
-            value = value.PadRight(minLength, 'x');
+        {
+            var padded = Math.Min(minLength, value.Length + paddingLeft);
+            paddingLeft -= padded - value.Length;
+            value = value.PadRight(padded, 'x');
+        }
         return value;
     }
 
     private static int? IntOf(JsonNode? node) => DoubleOf(node) is { } d ? (int)Math.Clamp(d, 0, int.MaxValue) : null;
 
+    /// <summary>A bound as a number; one beyond what a double holds (1e400) counts as absent, since JSON cannot carry infinity.</summary>
     private static double? DoubleOf(JsonNode? node) =>
         node is JsonValue value && value.GetValueKind() == JsonValueKind.Number
-            ? double.Parse(value.ToJsonString(), CultureInfo.InvariantCulture)
+            && double.Parse(value.ToJsonString(), CultureInfo.InvariantCulture) is var number && double.IsFinite(number)
+            ? number
             : null;
 
     private static string? StringOf(JsonNode? node) =>

@@ -168,6 +168,36 @@ public sealed class SimulatorProviderTests
         document["status"]!.GetValue<string>().ShouldBe("draft");
     }
 
+    [Theory]
+    [InlineData("""{"type":"array","minItems":2000000000}""")]
+    [InlineData("""{"type":"array","minItems":1000,"items":{"type":"array","minItems":1000,"items":{"type":"array","minItems":1000}}}""")]
+    [InlineData("""{"type":"string","minLength":2000000000}""")]
+    [InlineData("""{"$ref":"#/$defs/node","$defs":{"node":{"type":"object","properties":{"l":{"$ref":"#/$defs/node"},"r":{"$ref":"#/$defs/node"}},"required":["l","r"]}}}""")]
+    public async Task A_schema_asking_for_a_huge_value_gets_a_bounded_sample(string schemaJson)
+    {
+        var schema = JsonNode.Parse(schemaJson)!.AsObject();
+        var request = Request([User("Fill it")], responseFormat: new ResponseFormat("json_schema", "huge", schema));
+
+        var result = await simulator.CompleteAsync(Call(request, Model("sim-chat")), default);
+
+        Content(result.Completion.ToObject()).Length.ShouldBeLessThan(64 * 1024);
+    }
+
+    [Fact]
+    public async Task Bounds_beyond_what_a_number_can_hold_are_ignored()
+    {
+        var schema = JsonNode.Parse("""
+            {"type":"object","properties":{"big":{"type":"number","minimum":1e400},"small":{"type":"integer","maximum":-1e400}},"required":["big","small"]}
+            """)!.AsObject();
+        var request = Request([User("Numbers")], responseFormat: new ResponseFormat("json_schema", "numbers", schema));
+
+        var result = await simulator.CompleteAsync(Call(request, Model("sim-chat")), default);
+
+        var document = JsonNode.Parse(Content(result.Completion.ToObject()))!.AsObject();
+        double.IsFinite(document["big"]!.GetValue<double>()).ShouldBeTrue();
+        document["small"]!.GetValueKind().ShouldBe(JsonValueKind.Number);
+    }
+
     [Fact]
     public async Task Json_object_output_is_a_json_object()
     {
