@@ -110,7 +110,16 @@ public sealed class ChatPipeline(
     private async Task CompleteAsync(Attempt attempt)
     {
         // Not tied to the client's connection: a provider that is generating is paid for, so the request runs to its end.
-        var routed = await RouteAsync(attempt, (call, ct) => providers.For(call.Model.Provider).CompleteAsync(call, ct), lifetime.ApplicationStopping);
+        RoutedCall<ChatResult> routed;
+        try
+        {
+            routed = await RouteAsync(attempt, (call, ct) => providers.For(call.Model.Provider).CompleteAsync(call, ct), lifetime.ApplicationStopping);
+        }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            await FailAsync(attempt, ShuttingDown, []);
+            return;
+        }
         if (routed.Value is not { } result)
         {
             await FailAsync(attempt, routed.Error!, routed.Fallbacks);
@@ -172,6 +181,11 @@ public sealed class ChatPipeline(
                 new ApiError(499, "The client closed the connection before the first byte.", "client_closed", null, "client_disconnected"));
             return;
         }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            await FailAsync(attempt, ShuttingDown, []);
+            return;
+        }
         if (routed.Value is not { } started)
         {
             await FailAsync(attempt, routed.Error!, routed.Fallbacks);
@@ -186,7 +200,7 @@ public sealed class ChatPipeline(
         TokenUsage? usage = null;
         long receivedChars = 0;
         var outcome = "completed";
-        ProviderException? failure = null;
+        ApiError? cutShort = null;
         try
         {
             while (more)
@@ -209,18 +223,25 @@ public sealed class ChatPipeline(
         }
         catch (ProviderException e)
         {
-            failure = e;
+            outcome = "provider_failed_mid_stream";
+            cutShort = e.ToApiError();
         }
         catch (Exception e) when (clientGone.IsCancellationRequested && e is OperationCanceledException or IOException)
         {
             outcome = "client_disconnected";
         }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            // What the client already has is charged, like any stream cut short.
+            outcome = "gateway_shutdown";
+            cutShort = ShuttingDown;
+        }
 
-        usage = ChargeableUsage(usage, ranToEnd: failure is null && outcome == "completed", attempt.PromptEstimate, receivedChars);
+        usage = ChargeableUsage(usage, ranToEnd: outcome == "completed", attempt.PromptEstimate, receivedChars);
         long charged;
         try
         {
-            charged = await SettleAsync(attempt, usage, streamed: true, failure is null ? outcome : "provider_failed_mid_stream");
+            charged = await SettleAsync(attempt, usage, streamed: true, outcome);
         }
         catch (Exception e)
         {
@@ -239,8 +260,8 @@ public sealed class ChatPipeline(
         if (call.Request.IncludeUsage)
             ServerSentEvents.WriteChunk(attempt.Response, Shape(UsageChunk(call, usage), attempt.Endpoint.ShapeChunk));
         ServerSentEvents.WriteChunk(attempt.Response, Shape(CreditsChunk(call, charged), attempt.Endpoint.ShapeChunk));
-        if (failure is not null)
-            ServerSentEvents.WriteChunk(attempt.Response, failure.ToApiError().ToJson());
+        if (cutShort is not null)
+            ServerSentEvents.WriteChunk(attempt.Response, cutShort.ToJson());
         ServerSentEvents.WriteDone(attempt.Response);
         await TryFlushAsync(attempt);
     }
@@ -303,6 +324,9 @@ public sealed class ChatPipeline(
         {
         }
     }
+
+    private static readonly ApiError ShuttingDown = new(503,
+        "The gateway is shutting down; retry the request.", "server_error", null, "gateway_shutting_down");
 
     private static readonly ApiError BillingUnavailable = new(503,
         "The request was served but its charge could not be recorded, so its result is withheld. Retry shortly.",

@@ -4,7 +4,8 @@ namespace Infery.Domain.Requests;
 
 /// <summary>
 /// A request a provider served. Token counts are normalised: prompt includes cached and cache-write tokens.
-/// <see cref="Outcome"/> is "completed", or "client_disconnected" when the client left mid-stream.
+/// <see cref="Outcome"/> is "completed"; a stream cut short is "client_disconnected" when the client left,
+/// "provider_failed_mid_stream" when the provider broke off, "gateway_shutdown" when the gateway stopped.
 /// </summary>
 [EventName("request.served.v1")]
 public sealed record RequestServed(

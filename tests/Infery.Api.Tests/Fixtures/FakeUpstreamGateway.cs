@@ -28,8 +28,8 @@ public abstract class FakeUpstreamGateway(Func<Uri, string> catalog, Dictionary<
     }
 
     /// <summary>A provider entry for the fake, with short timeouts so a slow upstream is found out quickly.</summary>
-    public static string FakeProvider(Uri baseUrl, int firstByteMs = 300) =>
-        $$"""{ "name": "fake", "kind": "openai", "base_url": "{{baseUrl}}v1/", "connect_ms": 1000, "first_byte_ms": {{firstByteMs}}, "idle_ms": 1000 }""";
+    public static string FakeProvider(Uri baseUrl, int firstByteMs = 300, int idleMs = 1000) =>
+        $$"""{ "name": "fake", "kind": "openai", "base_url": "{{baseUrl}}v1/", "connect_ms": 1000, "first_byte_ms": {{firstByteMs}}, "idle_ms": {{idleMs}} }""";
 
     public const string SimulatorProvider = """{ "name": "simulator", "kind": "simulator" }""";
 
