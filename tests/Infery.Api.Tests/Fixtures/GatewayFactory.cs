@@ -41,9 +41,12 @@ public class GatewayFactory : WebApplicationFactory<Program>, IAsyncLifetime
         await Services.GetRequiredService<Database>().WhenSchemaApplied.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
+    /// <summary>How the gateway reaches its database; tests read it directly at <see cref="ConnectionString"/>.</summary>
+    protected virtual string GatewayConnectionString(string database) => database;
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseSetting("INFERY_DB", ConnectionString);
+        builder.UseSetting("INFERY_DB", GatewayConnectionString(ConnectionString));
         builder.UseSetting("INFERY_ADMIN_TOKEN", AdminToken);
         if (CatalogPath is { } catalog)
             builder.UseSetting("INFERY_CATALOG", catalog);

@@ -79,7 +79,7 @@ public sealed class RequestBilling(
         var charged = ((CreditsCharged)events[^1]).Amount;
         try
         {
-            await store.AppendOnceAsync(request.StreamId, events, Metadata(request), CancellationToken.None);
+            await AppendChargeAsync(request, events);
         }
         catch
         {
@@ -88,6 +88,32 @@ public sealed class RequestBilling(
         }
         reservation.Release(charged);
         return charged;
+    }
+
+    /// <summary>
+    /// A commit whose connection broke may have gone through or not. The request's stream is new, so appending
+    /// again settles it: the second append waits for the first transaction to end, then either collides with
+    /// what it committed or records the charge itself. Answering "not recorded" after a commit that went through
+    /// would let the client's retry be charged a second time.
+    /// </summary>
+    private async Task AppendChargeAsync(AuthorizedRequest request, IReadOnlyList<object> events)
+    {
+        try
+        {
+            await store.AppendOnceAsync(request.StreamId, events, Metadata(request), CancellationToken.None);
+        }
+        catch (Exception first) when (first is not ConcurrencyException)
+        {
+            logger.LogWarning(first, "charge for {RequestId} failed; appending it again to learn whether it was committed", request.RequestId);
+            try
+            {
+                await store.AppendOnceAsync(request.StreamId, events, Metadata(request), CancellationToken.None);
+            }
+            catch (ConcurrencyException)
+            {
+                // The first commit went through.
+            }
+        }
     }
 
     /// <summary>Releases the reservation and records that no provider served the request; nothing is charged.</summary>

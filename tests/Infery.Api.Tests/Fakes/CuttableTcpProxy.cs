@@ -1,0 +1,81 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Infery.Api.Tests.Fakes;
+
+/// <summary>
+/// Passes TCP connections through to a server, and can cut one of them as a failing network would: the server
+/// goes on with what it was doing, the client sees its connection break.
+/// </summary>
+public sealed class CuttableTcpProxy : IDisposable
+{
+    private readonly TcpListener listener = new(IPAddress.Loopback, 0);
+    private readonly IPEndPoint server;
+    private readonly ConcurrentDictionary<int, (Socket Client, Socket Server)> byServerSidePort = new();
+    private readonly CancellationTokenSource stopping = new();
+
+    public CuttableTcpProxy(string host, int port)
+    {
+        server = new IPEndPoint(Dns.GetHostAddresses(host).First(a => a.AddressFamily == AddressFamily.InterNetwork), port);
+        listener.Start();
+        _ = AcceptAsync();
+    }
+
+    public int Port => ((IPEndPoint)listener.LocalEndpoint).Port;
+
+    /// <summary>Cuts the connection whose server side comes from this local port, as the server sees it (its client_port).</summary>
+    public bool Cut(int serverSidePort)
+    {
+        if (!byServerSidePort.TryRemove(serverSidePort, out var pair))
+            return false;
+        pair.Client.Dispose();
+        pair.Server.Dispose();
+        return true;
+    }
+
+    public void Dispose()
+    {
+        stopping.Cancel();
+        listener.Stop();
+        foreach (var port in byServerSidePort.Keys)
+            Cut(port);
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptSocketAsync(stopping.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+                return;
+            }
+            var upstream = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            await upstream.ConnectAsync(server);
+            byServerSidePort[((IPEndPoint)upstream.LocalEndPoint!).Port] = (client, upstream);
+            _ = PumpAsync(client, upstream);
+            _ = PumpAsync(upstream, client);
+        }
+    }
+
+    private static async Task PumpAsync(Socket from, Socket to)
+    {
+        var buffer = new byte[16 * 1024];
+        try
+        {
+            int read;
+            while ((read = await from.ReceiveAsync(buffer)) > 0)
+                await to.SendAsync(buffer.AsMemory(0, read));
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+        from.Dispose();
+        to.Dispose();
+    }
+}
