@@ -115,14 +115,14 @@ public sealed class ChatPipeline(
         {
             routed = await RouteAsync(attempt, (call, ct) => providers.For(call.Model.Provider).CompleteAsync(call, ct), lifetime.ApplicationStopping);
         }
-        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (Stopping)
         {
             await FailAsync(attempt, ShuttingDown, []);
             return;
         }
         if (routed.Value is not { } result)
         {
-            await FailAsync(attempt, routed.Error!, routed.Fallbacks);
+            await FailAsync(attempt, Stopping ? ShuttingDown : routed.Error!, routed.Fallbacks);
             return;
         }
         attempt = attempt with { Call = routed.Served!, Fallbacks = routed.Fallbacks };
@@ -181,14 +181,14 @@ public sealed class ChatPipeline(
                 new ApiError(499, "The client closed the connection before the first byte.", "client_closed", null, "client_disconnected"));
             return;
         }
-        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (Stopping)
         {
             await FailAsync(attempt, ShuttingDown, []);
             return;
         }
         if (routed.Value is not { } started)
         {
-            await FailAsync(attempt, routed.Error!, routed.Fallbacks);
+            await FailAsync(attempt, Stopping ? ShuttingDown : routed.Error!, routed.Fallbacks);
             return;
         }
         attempt = attempt with { Call = routed.Served!, Fallbacks = routed.Fallbacks };
@@ -221,7 +221,7 @@ public sealed class ChatPipeline(
             // The client has every chunk before the charge is written.
             await attempt.Response.BodyWriter.FlushAsync(clientGone);
         }
-        catch (ProviderException e)
+        catch (ProviderException e) when (!Stopping)
         {
             outcome = "provider_failed_mid_stream";
             cutShort = e.ToApiError();
@@ -230,9 +230,10 @@ public sealed class ChatPipeline(
         {
             outcome = "client_disconnected";
         }
-        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
+        catch (Exception e) when (Stopping && e is OperationCanceledException or ProviderException)
         {
-            // What the client already has is charged, like any stream cut short.
+            // A cancelled read of the upstream can surface as a broken connection. What the client already has is
+            // charged, like any stream cut short.
             outcome = "gateway_shutdown";
             cutShort = ShuttingDown;
         }
@@ -324,6 +325,9 @@ public sealed class ChatPipeline(
         {
         }
     }
+
+    /// <summary>Upstream calls are cancelled when the gateway stops; whatever they fail with then is the shutdown.</summary>
+    private bool Stopping => lifetime.ApplicationStopping.IsCancellationRequested;
 
     private static readonly ApiError ShuttingDown = new(503,
         "The gateway is shutting down; retry the request.", "server_error", null, "gateway_shutting_down");
