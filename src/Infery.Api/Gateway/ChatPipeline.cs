@@ -4,6 +4,7 @@ using Infery.Api.Catalog;
 using Infery.Api.Chat;
 using Infery.Api.Gateway.Billing;
 using Infery.Api.Gateway.Fallbacks;
+using Infery.Api.Gateway.Idempotency;
 using Infery.Api.Gateway.Resilience;
 using Infery.Api.Http;
 using Infery.Api.Providers;
@@ -177,6 +178,7 @@ public sealed class ChatPipeline(
         }
         catch (OperationCanceledException) when (clientGone.IsCancellationRequested)
         {
+            IdempotencyKeys.DoNotKeep(http);
             await billing.FailAsync(attempt.Authorized, attempt.Reservation, attempt.Endpoint.Name, attempt.Call.Request.Model,
                 new ApiError(499, "The client closed the connection before the first byte.", "client_closed", null, "client_disconnected"));
             return;
@@ -238,6 +240,8 @@ public sealed class ChatPipeline(
             cutShort = ShuttingDown;
         }
 
+        if (outcome != "completed")
+            IdempotencyKeys.DoNotKeep(http);
         usage = ChargeableUsage(usage, ranToEnd: outcome == "completed", attempt.PromptEstimate, receivedChars);
         long charged;
         try
@@ -247,6 +251,7 @@ public sealed class ChatPipeline(
         catch (Exception e)
         {
             logger.LogError(e, "charge for streamed {RequestId} not recorded", attempt.Authorized.RequestId);
+            IdempotencyKeys.DoNotKeep(http);
             if (!clientGone.IsCancellationRequested)
             {
                 ServerSentEvents.WriteChunk(attempt.Response, BillingUnavailable.ToJson());

@@ -24,6 +24,15 @@ public sealed class IdempotencyKeys(NpgsqlDataSource db, IOptions<IdempotencyOpt
     private static readonly string[] KeptHeaders =
         ["content-type", "cache-control", RequestId.Header, "x-credits-used", "x-model-used", "x-fallback-from", "x-fallback-depth"];
 
+    private static readonly object NotWorthKeeping = new();
+
+    /// <summary>
+    /// Marks a response a retry should not get again although its status says success: a stream that ended short
+    /// (the client left, the provider broke off, the gateway stopped, its charge was not recorded) was sent as 200
+    /// before anyone knew.
+    /// </summary>
+    public static void DoNotKeep(HttpContext http) => http.Items[NotWorthKeeping] = true;
+
     private sealed record StoredResponse(byte[] BodyHash, int? Status, Dictionary<string, string>? Headers, byte[]? Body);
 
     public async Task RunAsync(HttpContext http, string workspaceId, string key, Func<Task> handle)
@@ -47,7 +56,7 @@ public sealed class IdempotencyKeys(NpgsqlDataSource db, IOptions<IdempotencyOpt
                 continue; // released between our two statements: claim again
             if (!CryptographicOperations.FixedTimeEquals(stored.BodyHash, bodyHash))
             {
-                await new ApiError(422, $"This {Header} was already used with a different request body. Use a new key for a new request.",
+                await new ApiError(422, $"This {Header} was already used with a different request (another body or endpoint). Use a new key for a new request.",
                     "invalid_request_error", Header, "idempotency_key_reused").WriteAsync(http.Response);
                 return;
             }
@@ -83,7 +92,7 @@ public sealed class IdempotencyKeys(NpgsqlDataSource db, IOptions<IdempotencyOpt
         {
             await handle();
             await recorder.CompleteAsync();
-            if (WorthKeeping(http.Response.StatusCode) && !recording.Overflowed)
+            if (WorthKeeping(http.Response.StatusCode) && !recording.Overflowed && !http.Items.ContainsKey(NotWorthKeeping))
             {
                 var headers = KeptHeaders
                     .Where(name => http.Response.Headers.ContainsKey(name))
@@ -116,12 +125,18 @@ public sealed class IdempotencyKeys(NpgsqlDataSource db, IOptions<IdempotencyOpt
         await response.Body.WriteAsync(body);
     }
 
+    /// <summary>The path and the body: one key sent to two endpoints with the same body is two different requests.</summary>
     private static async Task<byte[]> HashBodyAsync(HttpRequest request, CancellationToken ct)
     {
         request.EnableBuffering();
-        var hash = await SHA256.HashDataAsync(request.Body, ct);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(System.Text.Encoding.UTF8.GetBytes(request.Path.Value + "\n"));
+        var buffer = new byte[16 * 1024];
+        int read;
+        while ((read = await request.Body.ReadAsync(buffer, ct)) > 0)
+            hash.AppendData(buffer, 0, read);
         request.Body.Position = 0;
-        return hash;
+        return hash.GetHashAndReset();
     }
 
     private async Task<bool> TryClaimAsync(string workspaceId, string key, byte[] bodyHash, string requestId, IdempotencyOptions settings, CancellationToken ct)

@@ -99,6 +99,45 @@ public sealed class IdempotencyKeyTests(SlowUpstreamGateway fixture) : IClassFix
     }
 
     [Fact]
+    public async Task A_stream_that_ended_short_releases_its_key_so_a_retry_runs()
+    {
+        var (_, key) = await fixture.Gateway.NewWorkspaceWithKeyAsync(10);
+        var client = fixture.Gateway.KeyClient(key);
+        var idempotencyKey = Guid.NewGuid().ToString();
+
+        var cut = await client.ChatAsync("sim-chat", "[[sim:fail-after:2]] Tell me a story", stream: true, idempotencyKey: idempotencyKey);
+        (await cut.Content.ReadAsStringAsync()).ShouldContain("\"error\"");
+        var retried = await client.ChatAsync("sim-chat", "[[sim:fail-after:2]] Tell me a story", stream: true, idempotencyKey: idempotencyKey);
+        await retried.Content.ReadAsStringAsync();
+
+        retried.OptionalHeader("idempotent-replayed").ShouldBeNull();
+        retried.Header("x-request-id").ShouldNotBe(cut.Header("x-request-id"));
+    }
+
+    [Fact]
+    public async Task One_key_with_the_same_body_on_another_endpoint_is_not_replayed()
+    {
+        var (_, key) = await fixture.Gateway.NewWorkspaceWithKeyAsync(10);
+        var client = fixture.Gateway.KeyClient(key);
+        var idempotencyKey = Guid.NewGuid().ToString();
+        const string body = """{"model":"sim-chat","prompt":"Hi","messages":[{"role":"user","content":"Hi"}]}""";
+
+        var legacy = await client.SendAsync(Post("/v1/completions"));
+        var chat = await client.SendAsync(Post("/v1/chat/completions"));
+
+        legacy.StatusCode.ShouldBe(HttpStatusCode.OK);
+        chat.StatusCode.ShouldBe((HttpStatusCode)422);
+        (await chat.JsonAsync())["error"]!["code"]!.GetValue<string>().ShouldBe("idempotency_key_reused");
+
+        HttpRequestMessage Post(string path)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+            return request;
+        }
+    }
+
+    [Fact]
     public async Task A_key_longer_than_255_characters_is_refused()
     {
         var (_, key) = await fixture.Gateway.NewWorkspaceWithKeyAsync(10);
