@@ -10,7 +10,7 @@ namespace Infery.Api.Infrastructure;
 /// </summary>
 public sealed class Aggregates(EventStore.EventStore store, TimeProvider clock)
 {
-    private const int Attempts = 5;
+    private const int Attempts = 8;
 
     public async Task<(TState State, long Version)> LoadAsync<TState>(
         string streamId, TState initial, Func<TState, object, TState> evolve, CancellationToken ct)
@@ -40,12 +40,22 @@ public sealed class Aggregates(EventStore.EventStore store, TimeProvider clock)
             }
             catch (ConcurrencyException) when (attempt < Attempts)
             {
+                // Writers that collided would collide again if they all retried at once.
+                await Task.Delay(Random.Shared.Next(1, 5 * attempt), ct);
+            }
+            catch (ConcurrencyException)
+            {
+                throw new DomainException(ConcurrentModification,
+                    "Other requests changed this at the same moment, too often to retry here; send the request again.");
             }
         }
     }
 
+    public const string ConcurrentModification = "concurrent_modification";
+
     public static ApiError ToApiError(DomainException e) => e.Code switch
     {
+        ConcurrentModification => new ApiError(409, e.Message, "invalid_request_error", e.Param, e.Code),
         _ when e.Code.EndsWith("_not_found", StringComparison.Ordinal) => new ApiError(404, e.Message, "invalid_request_error", e.Param, e.Code),
         _ when e.Code.EndsWith("_exists", StringComparison.Ordinal) => new ApiError(409, e.Message, "invalid_request_error", e.Param, e.Code),
         _ => ApiError.InvalidRequest(e.Message, e.Param, e.Code),

@@ -50,6 +50,22 @@ public sealed class WorkspacesAdminApiTests(GatewayFactory gateway) : IClassFixt
             .ShouldBe(1);
     }
 
+    [Fact]
+    public async Task Forty_grants_at_once_to_one_workspace_each_get_an_answer_and_the_balance_adds_up()
+    {
+        var (id, _) = await gateway.NewWorkspaceWithKeyAsync(credits: 0);
+        var admin = gateway.AdminClient();
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ =>
+            admin.PostAsJsonAsync($"/admin/v1/workspaces/{id}/credits", new { amount = 1, reason = "parallel top-up" })));
+
+        responses.ShouldAllBe(r => r.StatusCode == HttpStatusCode.Created || r.StatusCode == HttpStatusCode.Conflict);
+        foreach (var refused in responses.Where(r => r.StatusCode == HttpStatusCode.Conflict))
+            (await Json(refused))["error"]!["code"]!.GetValue<string>().ShouldBe("concurrent_modification");
+        var granted = responses.Count(r => r.StatusCode == HttpStatusCode.Created);
+        (await new Ledger(gateway.ConnectionString).BalanceAsync(id)).ShouldBe(granted * 1_000_000L);
+    }
+
     [Theory]
     [InlineData(null)]
     [InlineData("Bearer wrong-token")]
