@@ -1,10 +1,14 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Npgsql;
 
 namespace Infery.Api.Http;
 
-/// <summary>Writes <see cref="ApiError"/>s as OpenAI's envelope; the fallback for anything unhandled is a 500 envelope without details.</summary>
+/// <summary>
+/// Writes <see cref="ApiError"/>s as OpenAI's envelope; an unreachable database is a 503 to retry, and anything else
+/// unhandled a 500 envelope without details.
+/// </summary>
 public static class ErrorResults
 {
     public static IResult ToResult(this ApiError error) =>
@@ -49,6 +53,15 @@ public static class ErrorResults
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
                 // The client went away; there is nobody to answer.
+            }
+            catch (NpgsqlException e) when (!context.Response.HasStarted && (e.IsTransient || e is PostgresException { SqlState: PostgresErrorCodes.UndefinedTable }))
+            {
+                // The database is unreachable, or its schema not yet applied: a moment later the same request may work.
+                context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Infery.Api")
+                    .LogWarning(e, "database unavailable on {Path} ({RequestId})", context.Request.Path, context.Items[RequestId.Header]);
+                context.Response.Headers.RetryAfter = "1";
+                await new ApiError(503, "The gateway cannot reach its database right now; retry shortly.", "server_error", null, "database_unavailable")
+                    .WriteAsync(context.Response);
             }
             catch (Exception e) when (!context.Response.HasStarted)
             {

@@ -19,7 +19,7 @@ public class GatewayFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     private string? sharedDatabase;
 
-    public string ConnectionString { get; private set; } = "";
+    public string ConnectionString { get; protected set; } = "";
 
     /// <summary>A second gateway instance on the same database, as behind a load balancer.</summary>
     public static async Task<GatewayFactory> SecondInstanceOf(GatewayFactory first)
