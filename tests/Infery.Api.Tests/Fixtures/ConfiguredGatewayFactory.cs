@@ -1,9 +1,11 @@
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Infery.Api.Tests.Fixtures;
 
-/// <summary>The gateway with extra configuration settings and, optionally, a catalog written to a temporary file.</summary>
-public class ConfiguredGatewayFactory(IReadOnlyDictionary<string, string> settings, string? catalogJson = null) : GatewayFactory
+/// <summary>The gateway with extra configuration settings and, optionally, a catalog written to a temporary file and further services.</summary>
+public class ConfiguredGatewayFactory(
+    IReadOnlyDictionary<string, string> settings, string? catalogJson = null, Action<IServiceCollection>? services = null) : GatewayFactory
 {
     private readonly string? catalogPath = catalogJson is null ? null : WriteCatalog(catalogJson);
 
@@ -14,6 +16,8 @@ public class ConfiguredGatewayFactory(IReadOnlyDictionary<string, string> settin
         base.ConfigureWebHost(builder);
         foreach (var (key, value) in settings)
             builder.UseSetting(key, value);
+        if (services is not null)
+            builder.ConfigureServices(services);
     }
 
     /// <summary>Quick retries, and a breaker that never opens, unless a test says otherwise.</summary>

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Infery.Api.Tests.Fakes;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Infery.Api.Tests.Fixtures;
 
@@ -8,7 +9,8 @@ namespace Infery.Api.Tests.Fixtures;
 /// A fake OpenAI-compatible upstream and a gateway whose catalog serves models from it, beside the simulator's
 /// sim-chat as a healthy fallback. The catalog is made from the fake's address once it listens.
 /// </summary>
-public abstract class FakeUpstreamGateway(Func<Uri, string> catalog, Dictionary<string, string> settings) : IAsyncLifetime
+public abstract class FakeUpstreamGateway(
+    Func<Uri, string> catalog, Dictionary<string, string> settings, Action<IServiceCollection>? services = null) : IAsyncLifetime
 {
     public FakeUpstream Upstream { get; private set; } = null!;
 
@@ -17,7 +19,7 @@ public abstract class FakeUpstreamGateway(Func<Uri, string> catalog, Dictionary<
     public async Task InitializeAsync()
     {
         Upstream = await FakeUpstream.StartAsync(Healthy());
-        Gateway = new ConfiguredGatewayFactory(settings, catalog(Upstream.BaseUrl));
+        Gateway = new ConfiguredGatewayFactory(settings, catalog(Upstream.BaseUrl), services);
         await Gateway.InitializeAsync();
     }
 

@@ -8,10 +8,35 @@ using Microsoft.Extensions.Hosting;
 
 namespace Infery.Api.Tests.Gateway;
 
-/// <summary>A gateway of its own: once told to stop, it cannot be started again.</summary>
+/// <summary>
+/// A gateway of its own: once told to stop, it cannot be started again. Its services stay up until the test is done,
+/// as a server's do while it drains the requests in flight; the test host would otherwise dispose them at once.
+/// </summary>
 public sealed class StoppingGateway() : FakeUpstreamGateway(
     url => Catalog([FakeProvider(url, firstByteMs: 30_000, idleMs: 30_000), SimulatorProvider], [FakeModel("fake-chat", "up-chat"), SimChat]),
-    ConfiguredGatewayFactory.QuickRetries());
+    ConfiguredGatewayFactory.QuickRetries(),
+    services => services.AddSingleton<HeldShutdown>().AddHostedService(provider => provider.GetRequiredService<HeldShutdown>()));
+
+/// <summary>Holds the host's shutdown until released, for at most ten seconds.</summary>
+public sealed class HeldShutdown : IHostedService
+{
+    private readonly TaskCompletionSource released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void Release() => released.TrySetResult();
+
+    public Task StartAsync(CancellationToken ct) => Task.CompletedTask;
+
+    public async Task StopAsync(CancellationToken ct)
+    {
+        try
+        {
+            await released.Task.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+        }
+    }
+}
 
 /// <summary>Requests in flight when the gateway stops end with an answer and a ledger entry, never a 500 or a lost charge.</summary>
 public sealed class ShutdownTests(StoppingGateway fixture) : IClassFixture<StoppingGateway>
@@ -62,5 +87,6 @@ public sealed class ShutdownTests(StoppingGateway fixture) : IClassFixture<Stopp
         var refusedId = refused.Header("x-request-id");
         (await RequestEvents.CountAsync(fixture.Gateway.ConnectionString, RequestEvents.RequestFailed, refusedId)).ShouldBe(1);
         (await RequestEvents.CountAsync(fixture.Gateway.ConnectionString, RequestEvents.CreditsCharged, refusedId)).ShouldBe(0);
+        fixture.Gateway.Services.GetRequiredService<HeldShutdown>().Release();
     }
 }
