@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Infery.Api.Http;
@@ -131,10 +132,17 @@ public sealed class IdempotencyKeys(NpgsqlDataSource db, IOptions<IdempotencyOpt
         request.EnableBuffering();
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(System.Text.Encoding.UTF8.GetBytes(request.Path.Value + "\n"));
-        var buffer = new byte[16 * 1024];
-        int read;
-        while ((read = await request.Body.ReadAsync(buffer, ct)) > 0)
-            hash.AppendData(buffer, 0, read);
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            int read;
+            while ((read = await request.Body.ReadAsync(buffer, ct)) > 0)
+                hash.AppendData(buffer, 0, read);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
         request.Body.Position = 0;
         return hash.GetHashAndReset();
     }
