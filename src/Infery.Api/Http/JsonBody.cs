@@ -11,7 +11,10 @@ public static class JsonBody
 {
     public const int AdminMaxBytes = 64 * 1024;
 
-    public static async Task<(JsonObject? Body, ApiError? Error)> ReadObjectAsync(HttpRequest request, int maxBytes, CancellationToken ct)
+    /// <param name="parserRejectsRepeatedNames">True for a body handed to a parser that finds repeated property names
+    /// itself, so the body is not walked twice for them.</param>
+    public static async Task<(JsonObject? Body, ApiError? Error)> ReadObjectAsync(
+        HttpRequest request, int maxBytes, CancellationToken ct, bool parserRejectsRepeatedNames = false)
     {
         if (request.ContentLength > maxBytes)
             return (null, TooLarge(maxBytes));
@@ -35,7 +38,7 @@ public static class JsonBody
             {
                 return body.Length == 0
                     ? (null, ApiError.InvalidRequest("The request body is empty; send a JSON object."))
-                    : Parse(body);
+                    : Parse(body, parserRejectsRepeatedNames);
             }
             finally
             {
@@ -44,7 +47,7 @@ public static class JsonBody
         }
     }
 
-    private static (JsonObject? Body, ApiError? Error) Parse(ReadOnlySequence<byte> body)
+    private static (JsonObject? Body, ApiError? Error) Parse(ReadOnlySequence<byte> body, bool parserRejectsRepeatedNames)
     {
         try
         {
@@ -54,7 +57,7 @@ public static class JsonBody
             if (node is not JsonObject obj)
                 return (null, ApiError.InvalidRequest("The request body must be a JSON object."));
             // A repeated name would otherwise surface as an exception the first time a field is read.
-            if (DuplicateProperties.Find(obj) is { } at)
+            if (!parserRejectsRepeatedNames && DuplicateProperties.Find(obj) is { } at)
                 return (null, ApiError.InvalidRequest("The request body repeats a property name in one object.", at.Length == 0 ? null : at));
             return (obj, null);
         }

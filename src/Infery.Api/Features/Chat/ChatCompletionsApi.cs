@@ -28,7 +28,8 @@ public static class ChatCompletionsApi
 
     private static async Task Handle(HttpContext http, ChatPipeline pipeline, Func<System.Text.Json.Nodes.JsonNode?, ParseResult> parse, ChatEndpoint endpoint)
     {
-        var (body, unreadable) = await JsonBody.ReadObjectAsync(http.Request, (int)GatewayHost.MaxRequestBodyBytes, http.RequestAborted);
+        var (body, unreadable) = await JsonBody.ReadObjectAsync(
+            http.Request, (int)GatewayHost.MaxRequestBodyBytes, http.RequestAborted, parserRejectsRepeatedNames: true);
         if (body is null)
         {
             await unreadable!.WriteAsync(http.Response);
