@@ -35,6 +35,9 @@ public static class ErrorResults
             new ErrorEnvelope(new ErrorBody(error.Message, error.Type, error.Param, error.Code)), ErrorJson.Default.ErrorEnvelope);
     }
 
+    private static ILogger Logger(HttpContext context) =>
+        context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Infery.Api");
+
     public static IApplicationBuilder UseErrorEnvelopes(this IApplicationBuilder app)
     {
         app.Use(async (context, next) =>
@@ -57,16 +60,14 @@ public static class ErrorResults
             catch (NpgsqlException e) when (!context.Response.HasStarted && (e.IsTransient || e is PostgresException { SqlState: PostgresErrorCodes.UndefinedTable }))
             {
                 // The database is unreachable, or its schema not yet applied: a moment later the same request may work.
-                context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Infery.Api")
-                    .LogWarning(e, "database unavailable on {Path} ({RequestId})", context.Request.Path, context.Items[RequestId.Header]);
+                Logger(context).LogWarning(e, "database unavailable on {Path} ({RequestId})", context.Request.Path, context.Items[RequestId.Header]);
                 context.Response.Headers.RetryAfter = "1";
                 await new ApiError(503, "The gateway cannot reach its database right now; retry shortly.", "server_error", null, "database_unavailable")
                     .WriteAsync(context.Response);
             }
             catch (Exception e) when (!context.Response.HasStarted)
             {
-                context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Infery.Api")
-                    .LogError(e, "unhandled error on {Path} ({RequestId})", context.Request.Path, context.Items[RequestId.Header]);
+                Logger(context).LogError(e, "unhandled error on {Path} ({RequestId})", context.Request.Path, context.Items[RequestId.Header]);
                 await new ApiError(500, "The server had an error while processing your request.", "server_error", null, "internal_error")
                     .WriteAsync(context.Response);
             }

@@ -23,13 +23,12 @@ public sealed class KeyDirectory(NpgsqlDataSource dataSource)
             return null;
         var hash = ApiKeySecret.Hash(plaintextKey);
         var hashHex = Convert.ToHexStringLower(hash);
-        if (!byHash.TryGetValue(hashHex, out var lookup))
-            lookup = byHash.GetOrAdd(hashHex, hex => new Lazy<Task<KeyEntry?>>(() => LoadAsync(hex)));
+        var lookup = byHash.GetOrAdd(hashHex, static (hex, directory) => new Lazy<Task<KeyEntry?>>(() => directory.LoadAsync(hex)), this);
         KeyEntry? entry;
         try
         {
             // The read is shared, so it is not cancelled with the request that started it.
-            entry = lookup.Value.IsCompletedSuccessfully ? lookup.Value.Result : await lookup.Value.WaitAsync(ct);
+            entry = await lookup.Value.WaitAsync(ct);
         }
         catch (Exception) when (lookup.Value.IsFaulted)
         {
