@@ -38,7 +38,7 @@ public sealed class ChatPipeline(
     FallbackRouter router,
     RequestBilling billing,
     TimeProvider clock,
-    IHostApplicationLifetime lifetime,
+    ShutdownDrain drain,
     ILogger<ChatPipeline> logger)
 {
     public async Task HandleAsync(HttpContext http, ChatRequest request, ChatEndpoint endpoint)
@@ -110,11 +110,12 @@ public sealed class ChatPipeline(
 
     private async Task CompleteAsync(Attempt attempt)
     {
-        // Not tied to the client's connection: a provider that is generating is paid for, so the request runs to its end.
+        // Not tied to the client's connection: a provider that is generating is paid for, so the request runs to its
+        // end, or to the end of the grace a stopping gateway gives the requests in flight.
         RoutedCall<ChatResult> routed;
         try
         {
-            routed = await RouteAsync(attempt, (call, ct) => providers.For(call.Model.Provider).CompleteAsync(call, ct), lifetime.ApplicationStopping);
+            routed = await RouteAsync(attempt, (call, ct) => providers.For(call.Model.Provider).CompleteAsync(call, ct), drain.GraceOver);
         }
         catch (OperationCanceledException) when (Stopping)
         {
@@ -167,7 +168,7 @@ public sealed class ChatPipeline(
     {
         var http = attempt.Http;
         var clientGone = http.RequestAborted;
-        using var upstream = CancellationTokenSource.CreateLinkedTokenSource(clientGone, lifetime.ApplicationStopping);
+        using var upstream = CancellationTokenSource.CreateLinkedTokenSource(clientGone, drain.GraceOver);
 
         // Nothing is sent until a provider produced its first item, so an upstream that fails at once
         // still gets a proper status code, or is replaced by the next model of the chain.
@@ -331,8 +332,8 @@ public sealed class ChatPipeline(
         }
     }
 
-    /// <summary>Upstream calls are cancelled when the gateway stops; whatever they fail with then is the shutdown.</summary>
-    private bool Stopping => lifetime.ApplicationStopping.IsCancellationRequested;
+    /// <summary>Upstream calls still running when a stopping gateway's grace ends are cancelled; whatever they fail with then is the shutdown.</summary>
+    private bool Stopping => drain.IsOver;
 
     private static readonly ApiError ShuttingDown = new(503,
         "The gateway is shutting down; retry the request.", "server_error", null, "gateway_shutting_down");

@@ -80,6 +80,7 @@ public static class GatewayHost
         services.AddSingleton<FallbackChains>();
         services.AddSingleton<CircuitBreakers>();
         services.AddSingleton<FallbackRouter>();
+        services.AddSingleton<ShutdownDrain>();
         services.AddSingleton<ChatPipeline>();
         services.Configure<IdempotencyOptions>(builder.Configuration.GetSection(IdempotencyOptions.Section));
         services.AddSingleton<IdempotencyKeys>();

@@ -1,3 +1,4 @@
+using Infery.Api.Gateway;
 using Infery.Api.Infrastructure;
 
 namespace Infery.Api.Features.Health;
@@ -12,8 +13,10 @@ public static class HealthApi
         return app;
     }
 
-    private static async Task<IResult> Ready(Database database, CancellationToken ct)
+    private static async Task<IResult> Ready(Database database, ShutdownDrain drain, CancellationToken ct)
     {
+        if (drain.Draining)
+            return TypedResults.Json(new HealthStatus("shutting down"), statusCode: StatusCodes.Status503ServiceUnavailable);
         if (!await database.IsReachableAsync(ct))
             return TypedResults.Json(new HealthStatus("database unreachable"), statusCode: StatusCodes.Status503ServiceUnavailable);
         if (!database.SchemaApplied)
