@@ -4,6 +4,8 @@ COPY . .
 RUN dotnet publish src/Infery.Api -c Release -o /app
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
+# poppler's PDF tools convert PDFs for models that cannot read them.
+RUN apt-get update && apt-get install -y --no-install-recommends poppler-utils && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app .
 ENV ASPNETCORE_URLS=http://0.0.0.0:8080

@@ -6,7 +6,7 @@ namespace Infery.Api.Chat;
 /// A validated OpenAI chat completion request. <see cref="Body"/> keeps the JSON as the client sent it,
 /// so OpenAI-compatible upstreams receive fields this gateway does not know about.
 /// </summary>
-public sealed class ChatRequest
+public sealed record ChatRequest
 {
     public required JsonObject Body { get; init; }
     public required string Model { get; init; }

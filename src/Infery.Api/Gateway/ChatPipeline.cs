@@ -8,9 +8,11 @@ using Infery.Api.Gateway.Idempotency;
 using Infery.Api.Gateway.Resilience;
 using Infery.Api.Http;
 using Infery.Api.Providers;
+using Infery.Api.Providers.Pdf;
 using Infery.Domain.Credits;
 using Infery.Domain.Fallbacks;
 using Infery.Domain.Requests;
+using Microsoft.Extensions.Options;
 
 namespace Infery.Api.Gateway;
 
@@ -39,8 +41,14 @@ public sealed class ChatPipeline(
     RequestBilling billing,
     TimeProvider clock,
     ShutdownDrain drain,
+    PdfConverter pdfConverter,
+    IOptions<PdfConversionOptions> pdfOptions,
     ILogger<ChatPipeline> logger)
 {
+    private readonly long pricePerPdfPage = MicroCredits.TryParse(pdfOptions.Value.PricePerPage, out var price) && price >= 0
+        ? price
+        : throw new InvalidOperationException($"{PdfConversionOptions.Section}:PricePerPage must be a non-negative amount of credits with at most six decimal places.");
+
     public async Task HandleAsync(HttpContext http, ChatRequest request, ChatEndpoint endpoint)
     {
         var authorized = http.Authorized();
@@ -55,10 +63,21 @@ public sealed class ChatPipeline(
             return;
         }
         var chain = await ChainAsync(authorized, request, model, http.RequestAborted);
+        PdfAttachments? pdfs;
+        try
+        {
+            pdfs = await PdfAttachments.ConvertForAsync(request, chain, pdfConverter, http.RequestAborted);
+        }
+        catch (PdfConversionException e)
+        {
+            await e.Error.WriteAsync(http.Response);
+            return;
+        }
 
         // The reservation covers the dearest model that may serve, so a fallback never spends beyond it.
         var promptEstimate = TokenEstimator.EstimatePrompt(request);
-        var worstCase = chain.Max(m => Pricing.WorstCase(promptEstimate, request.MaxTokens ?? m.MaxOutputTokens, request.N, m.Prices));
+        var worstCase = chain.Max(m =>
+            Pricing.WorstCase(promptEstimate, request.MaxTokens ?? m.MaxOutputTokens, request.N, m.Prices) + PdfConversionCost(pdfs, m));
         var (reservation, refused) = await billing.ReserveAsync(authorized, worstCase, http.RequestAborted);
         if (reservation is null)
         {
@@ -69,7 +88,7 @@ public sealed class ChatPipeline(
         try
         {
             var call = new ChatCall(request, model, endpoint.IdPrefix + Guid.NewGuid().ToString("N")[..24], clock.GetUtcNow().ToUnixTimeSeconds());
-            var attempt = new Attempt(http, authorized, reservation, call, chain, endpoint, promptEstimate);
+            var attempt = new Attempt(http, authorized, reservation, call, chain, endpoint, promptEstimate, pdfs);
             if (request.Stream)
                 await StreamAsync(attempt);
             else
@@ -98,7 +117,7 @@ public sealed class ChatPipeline(
     /// <summary>The request on its way; <see cref="Call"/> names the requested model until a provider served it, then the model that did.</summary>
     private sealed record Attempt(
         HttpContext Http, AuthorizedRequest Authorized, Reservation Reservation, ChatCall Call, IReadOnlyList<CatalogModel> Chain,
-        ChatEndpoint Endpoint, int PromptEstimate)
+        ChatEndpoint Endpoint, int PromptEstimate, PdfAttachments? Pdfs)
     {
         public IReadOnlyList<FallbackFired> Fallbacks { get; init; } = [];
         public CatalogModel Model => Call.Model;
@@ -115,7 +134,7 @@ public sealed class ChatPipeline(
         RoutedCall<ChatResult> routed;
         try
         {
-            routed = await RouteAsync(attempt, (call, ct) => providers.For(call.Model.Provider).CompleteAsync(call, ct), drain.GraceOver);
+            routed = await RouteAsync(attempt, (call, ct) => providers.For(call.Model.Provider).CompleteAsync(AsModelReadsIt(call, attempt.Pdfs), ct), drain.GraceOver);
         }
         catch (OperationCanceledException) when (Stopping)
         {
@@ -175,7 +194,7 @@ public sealed class ChatPipeline(
         RoutedCall<StartedStream> routed;
         try
         {
-            routed = await RouteAsync(attempt, StartStreamAsync, upstream.Token);
+            routed = await RouteAsync(attempt, (call, ct) => StartStreamAsync(AsModelReadsIt(call, attempt.Pdfs), ct), upstream.Token);
         }
         catch (OperationCanceledException) when (clientGone.IsCancellationRequested)
         {
@@ -288,13 +307,25 @@ public sealed class ChatPipeline(
     private async Task<long> SettleAsync(Attempt attempt, TokenUsage usage, bool streamed, string outcome)
     {
         var authorized = attempt.Authorized;
+        var pagesConverted = ConvertsPdfs(attempt.Pdfs, attempt.Model) ? attempt.Pdfs!.Pages : 0;
         var served = new RequestServed(
             authorized.RequestId, authorized.Key.WorkspaceId, authorized.Key.KeyId, authorized.Key.MemberId,
             attempt.Endpoint.Name, attempt.Call.Request.Model, attempt.Model.Slug, attempt.Model.Provider.Name,
             usage.PromptTokens, usage.CachedTokens, usage.CacheWriteTokens, usage.CompletionTokens,
-            RequestBilling.ElapsedMs(authorized), StatusCodes.Status200OK, streamed, outcome, clock.GetUtcNow());
-        return await billing.SettleAsync(authorized, attempt.Reservation, served, Pricing.Cost(usage, attempt.Model.Prices), attempt.Fallbacks);
+            RequestBilling.ElapsedMs(authorized), StatusCodes.Status200OK, streamed, outcome, clock.GetUtcNow(), pagesConverted);
+        var cost = Pricing.Cost(usage, attempt.Model.Prices) + PdfConversionCost(attempt.Pdfs, attempt.Model);
+        return await billing.SettleAsync(authorized, attempt.Reservation, served, cost, attempt.Fallbacks);
     }
+
+    private static bool ConvertsPdfs(PdfAttachments? pdfs, CatalogModel model) => pdfs is not null && !model.Capabilities.Pdf;
+
+    /// <summary>The per-page price of the PDFs converted for a model that cannot read them itself.</summary>
+    private long PdfConversionCost(PdfAttachments? pdfs, CatalogModel model) =>
+        ConvertsPdfs(pdfs, model) ? checked(pdfs!.Pages * pricePerPdfPage) : 0;
+
+    /// <summary>The call with its PDFs converted when its model cannot read them itself.</summary>
+    private static ChatCall AsModelReadsIt(ChatCall call, PdfAttachments? pdfs) =>
+        ConvertsPdfs(pdfs, call.Model) ? call with { Request = pdfs!.For(call.Model) } : call;
 
     private async Task FailAsync(Attempt attempt, ApiError error, IReadOnlyList<FallbackFired> fallbacks)
     {

@@ -17,6 +17,7 @@ using Infery.Api.Gateway.Resilience;
 using Infery.Api.Gateway.RateLimiting;
 using Infery.Api.Http;
 using Infery.Api.Providers;
+using Infery.Api.Providers.Pdf;
 using Infery.Domain;
 using Infery.Domain.Credits;
 using Infery.EventStore;
@@ -81,6 +82,8 @@ public static class GatewayHost
         services.AddSingleton<CircuitBreakers>();
         services.AddSingleton<FallbackRouter>();
         services.AddSingleton<ShutdownDrain>();
+        services.Configure<PdfConversionOptions>(builder.Configuration.GetSection(PdfConversionOptions.Section));
+        services.AddSingleton<PdfConverter>();
         services.AddSingleton<ChatPipeline>();
         services.Configure<IdempotencyOptions>(builder.Configuration.GetSection(IdempotencyOptions.Section));
         services.AddSingleton<IdempotencyKeys>();

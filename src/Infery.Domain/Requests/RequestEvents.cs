@@ -6,6 +6,8 @@ namespace Infery.Domain.Requests;
 /// A request a provider served. Token counts are normalised: prompt includes cached and cache-write tokens.
 /// <see cref="Outcome"/> is "completed"; a stream cut short is "client_disconnected" when the client left,
 /// "provider_failed_mid_stream" when the provider broke off, "gateway_shutdown" when the gateway stopped.
+/// <see cref="PdfPagesConverted"/> counts the PDF pages the gateway turned into text and images for a model that
+/// cannot read PDFs; each is charged at the per-page price beside the tokens.
 /// </summary>
 [EventName("request.served.v1")]
 public sealed record RequestServed(
@@ -25,7 +27,8 @@ public sealed record RequestServed(
     int Status,
     bool Streamed,
     string Outcome,
-    DateTimeOffset At);
+    DateTimeOffset At,
+    int PdfPagesConverted = 0);
 
 /// <summary>A request no provider served: nothing was charged.</summary>
 [EventName("request.failed.v1")]
