@@ -163,6 +163,9 @@ public sealed class ChatPipeline(
         SetCostHeaders(attempt, charged);
         var body = Shape(result.Completion, attempt.Endpoint.ShapeCompletion);
         attempt.Response.ContentType = "application/json";
+        // An answer whose bytes are known goes out with its length rather than in chunks.
+        if (body.Object is null)
+            attempt.Response.ContentLength = body.Utf8.Length;
         body.WriteTo(attempt.Response.BodyWriter);
     }
 
