@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text;
 using Infery.Api.Chat;
 
 namespace Infery.Api.Providers;
@@ -5,7 +7,7 @@ namespace Infery.Api.Providers;
 /// <summary>
 /// A tokenizer-free estimate of token counts. The simulator reports it as its usage, and the gateway reserves
 /// credit by it before a call and falls back to it when an upstream reports no usage. It leans high on
-/// purpose: a reservation that is too small lets spending run past a balance.
+/// purpose: the charge is capped at the reservation, so an estimate below what a provider counts under-bills.
 /// </summary>
 public static class TokenEstimator
 {
@@ -30,27 +32,40 @@ public static class TokenEstimator
     /// <summary>A document of a few pages (PDFs are read as text plus one image per page).</summary>
     public const int TokensPerFile = 2_000;
 
-    /// <summary>Tokens of a text: characters divided by four, rounded up.</summary>
-    public static int Count(string? text) => text is null ? 0 : FromChars(text.Length);
+    /// <summary>A value set, as the range searches (IndexOfAnyInRange and its kin) were seen to allocate on every call.</summary>
+    private static readonly SearchValues<char> AsciiChars = SearchValues.Create(AllAscii());
 
-    /// <summary>Tokens of a text of this many characters, rounded up so any text costs at least one.</summary>
+    /// <summary>Tokens of a text: a token per four ASCII characters, rounded up, and one per any other character.</summary>
+    public static int Count(string? text) => FromChars(Weight(text));
+
+    /// <summary>Tokens of this many ASCII characters (or <see cref="Weight"/>), rounded up so any text costs at least one.</summary>
     public static int FromChars(long chars) => (int)Math.Min(int.MaxValue, (chars + CharsPerToken - 1) / CharsPerToken);
+
+    /// <summary>
+    /// The length of a text in ASCII characters' worth: each UTF-16 code unit outside ASCII weighs a whole token,
+    /// as Chinese, Japanese and other non-Latin scripts come to about a token per character.
+    /// </summary>
+    public static long Weight(ReadOnlySpan<char> text) =>
+        Ascii.IsValid(text) ? text.Length : text.Length + (CharsPerToken - 1) * (long)NonAsciiChars(text);
 
     /// <summary>Everything the upstream reads: messages with their parts and tool calls, tool definitions and the output schema.</summary>
     public static int EstimatePrompt(ChatRequest request)
     {
         long chars = 0;
-        var fixedTokens = TokensPerPrompt;
-        foreach (var message in request.Messages)
+        long fixedTokens = TokensPerPrompt;
+        var messages = request.Messages;
+        for (var i = 0; i < messages.Count; i++)
         {
+            var message = messages[i];
             fixedTokens += TokensPerMessage;
-            chars += message.Name?.Length ?? 0;
-            foreach (var part in message.Content)
+            chars += Weight(message.Name);
+            var content = message.Content;
+            for (var j = 0; j < content.Count; j++)
             {
-                switch (part)
+                switch (content[j])
                 {
                     case TextPart text:
-                        chars += text.Text.Length;
+                        chars += Weight(text.Text);
                         break;
                     case ImagePart image:
                         fixedTokens += image.Detail == "low" ? TokensPerLowDetailImage : TokensPerImage;
@@ -63,17 +78,45 @@ public static class TokenEstimator
                         break;
                 }
             }
-            foreach (var call in message.ToolCalls ?? [])
-                chars += call.Name.Length + call.Arguments.Length;
+            if (message.ToolCalls is { } calls)
+                for (var j = 0; j < calls.Count; j++)
+                    chars += Weight(calls[j].Name) + Weight(calls[j].Arguments);
         }
-        foreach (var tool in request.Tools)
+        var tools = request.Tools;
+        for (var i = 0; i < tools.Count; i++)
         {
-            chars += tool.Name.Length + (tool.Description?.Length ?? 0);
-            if (tool.Parameters is not null)
-                chars += tool.Parameters.ToJsonString().Length;
+            chars += Weight(tools[i].Name) + Weight(tools[i].Description);
+            if (tools[i].Parameters is { } parameters)
+                chars += Weight(parameters.ToJsonString());
         }
         if (request.ResponseFormat?.Schema is { } schema)
-            chars += schema.ToJsonString().Length;
-        return (int)Math.Min(int.MaxValue, fixedTokens + (long)FromChars(chars));
+            chars += Weight(schema.ToJsonString());
+        return (int)Math.Min(int.MaxValue, fixedTokens + FromChars(chars));
+    }
+
+    /// <summary>Counted a run at a time, with vectorized searches, rather than a character at a time.</summary>
+    private static int NonAsciiChars(ReadOnlySpan<char> text)
+    {
+        var count = 0;
+        while (true)
+        {
+            var start = text.IndexOfAnyExcept(AsciiChars);
+            if (start < 0)
+                return count;
+            text = text[start..];
+            var end = text.IndexOfAny(AsciiChars);
+            if (end < 0)
+                return count + text.Length;
+            count += end;
+            text = text[end..];
+        }
+    }
+
+    private static char[] AllAscii()
+    {
+        var chars = new char[128];
+        for (var c = 0; c < chars.Length; c++)
+            chars[c] = (char)c;
+        return chars;
     }
 }

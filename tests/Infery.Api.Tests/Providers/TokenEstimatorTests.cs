@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Infery.Api.Chat;
 using Infery.Api.Providers;
 using static Infery.Api.Tests.Providers.TestChat;
@@ -12,7 +13,16 @@ public sealed class TokenEstimatorTests
     [InlineData("a", 1)]
     [InlineData("abcd", 1)]
     [InlineData("abcde", 2)]
-    public void Text_costs_a_token_per_four_characters_rounded_up(string? text, int tokens) =>
+    public void Ascii_text_costs_a_token_per_four_characters_rounded_up(string? text, int tokens) =>
+        TokenEstimator.Count(text).ShouldBe(tokens);
+
+    [Theory]
+    [InlineData("東京都の天気", 6)]
+    [InlineData("Привет", 6)]
+    [InlineData("héllo", 2)]
+    [InlineData("naïve café", 4)]
+    [InlineData("👍", 2)]
+    public void Each_character_outside_ascii_costs_a_token(string text, int tokens) =>
         TokenEstimator.Count(text).ShouldBe(tokens);
 
     [Fact]
@@ -37,5 +47,40 @@ public sealed class TokenEstimatorTests
             tools: [Tool("lookup", """{"type":"object","properties":{"q":{"type":"string"}}}""")]);
 
         TokenEstimator.EstimatePrompt(withTools).ShouldBeGreaterThan(TokenEstimator.EstimatePrompt(plain) + TokenEstimator.TokensPerMessage + 10);
+    }
+
+    [Fact]
+    public void Non_ascii_names_tool_calls_and_tool_descriptions_cost_a_token_a_character()
+    {
+        static ChatRequest WithText(string text) => Request(
+            [new ChatMessage("user", [new TextPart("hi")], Name: text), new ChatMessage("assistant", [], ToolCalls: [new ToolCall("call_1", "lookup", text)])],
+            tools: [new ToolDefinition("lookup", text, null, Strict: false)]);
+
+        var extra = TokenEstimator.EstimatePrompt(WithText("天気予報天気予報")) - TokenEstimator.EstimatePrompt(WithText("abcdefgh"));
+
+        extra.ShouldBe(3 * (8 - 2));
+    }
+
+    [Fact]
+    public void A_schema_with_non_ascii_text_costs_more_than_its_characters_over_four()
+    {
+        static ChatRequest WithSchema(string description) => Request([User("hi")],
+            responseFormat: new ResponseFormat("json_schema", "answer", new JsonObject { ["description"] = description }));
+
+        TokenEstimator.EstimatePrompt(WithSchema("天気予報天気予報")).ShouldBeGreaterThanOrEqualTo(TokenEstimator.EstimatePrompt(WithSchema("abcdefgh")) + 6);
+    }
+
+    [Fact]
+    public void Estimating_a_text_prompt_allocates_nothing()
+    {
+        var request = Request([SystemMessage("You are terse."), User("What is the capital of France? Réponds en français, s'il te plaît."),
+            new ChatMessage("assistant", [new TextPart("Paris.")], Name: "helper")]);
+        for (var i = 0; i < 100; i++)
+            TokenEstimator.EstimatePrompt(request);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        TokenEstimator.EstimatePrompt(request);
+
+        (GC.GetAllocatedBytesForCurrentThread() - before).ShouldBe(0);
     }
 }

@@ -251,7 +251,14 @@ public sealed partial class SimulatorProvider : IChatProvider
     /// <summary>The longest prefix that the estimator counts as <paramref name="maxTokens"/> tokens.</summary>
     private static string CutToTokens(string text, int maxTokens)
     {
-        var length = Math.Min(text.Length, maxTokens * TokenEstimator.CharsPerToken);
+        var budget = (long)maxTokens * TokenEstimator.CharsPerToken;
+        var length = 0;
+        for (long weight = 0; length < text.Length; length++)
+        {
+            weight += TokenEstimator.Weight(text.AsSpan(length, 1));
+            if (weight > budget)
+                break;
+        }
         if (length > 0 && char.IsHighSurrogate(text[length - 1]))
             length--;
         return text[..length];

@@ -222,6 +222,20 @@ public sealed class SimulatorProviderTests
     }
 
     [Fact]
+    public async Task A_reply_in_a_non_latin_script_is_cut_at_max_tokens_as_the_estimator_counts_them()
+    {
+        var request = Request([User("東京の天気はどうですか。明日は雨が降りますか。週末は晴れますか。")], maxTokens: 20);
+
+        var result = await simulator.CompleteAsync(Call(request, Model("sim-chat")), default);
+
+        var content = Content(result.Completion.ToObject());
+        content.ShouldContain("東京");
+        TokenEstimator.Count(content).ShouldBe(20);
+        result.Completion.ToObject()["choices"]![0]!["finish_reason"]!.GetValue<string>().ShouldBe("length");
+        result.Usage.CompletionTokens.ShouldBe(20);
+    }
+
+    [Fact]
     public async Task Text_stops_before_a_stop_sequence()
     {
         var request = Request([User("Tell me about the harbour in Hamburg")], stop: ["harbour", "zzz"]);
