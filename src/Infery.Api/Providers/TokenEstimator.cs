@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using Infery.Api.Chat;
+using Infery.Api.Providers.Estimates;
 
 namespace Infery.Api.Providers;
 
@@ -8,6 +9,8 @@ namespace Infery.Api.Providers;
 /// A tokenizer-free estimate of token counts. The simulator reports it as its usage, and the gateway reserves
 /// credit by it before a call and falls back to it when an upstream reports no usage. It leans high on
 /// purpose: the charge is capped at the reservation, so an estimate below what a provider counts under-bills.
+/// Images, audio and files are measured by what their headers state, and counted by the provider that counts
+/// them highest.
 /// </summary>
 public static class TokenEstimator
 {
@@ -19,18 +22,6 @@ public static class TokenEstimator
 
     /// <summary>The assistant turn's opening that every prompt ends with.</summary>
     public const int TokensPerPrompt = 3;
-
-    /// <summary>A square image at OpenAI's high detail: 85 base tokens plus 170 for each of four 512-pixel tiles.</summary>
-    public const int TokensPerImage = 765;
-
-    /// <summary>An image sent with detail "low": OpenAI's flat base cost.</summary>
-    public const int TokensPerLowDetailImage = 85;
-
-    /// <summary>About a minute of input audio.</summary>
-    public const int TokensPerAudio = 1_000;
-
-    /// <summary>A document of a few pages (PDFs are read as text plus one image per page).</summary>
-    public const int TokensPerFile = 2_000;
 
     /// <summary>A value set, as the range searches (IndexOfAnyInRange and its kin) were seen to allocate on every call.</summary>
     private static readonly SearchValues<char> AsciiChars = SearchValues.Create(AllAscii());
@@ -68,13 +59,13 @@ public static class TokenEstimator
                         chars += Weight(text.Text);
                         break;
                     case ImagePart image:
-                        fixedTokens += image.Detail == "low" ? TokensPerLowDetailImage : TokensPerImage;
+                        fixedTokens += ImageTokens.Estimate(image);
                         break;
-                    case AudioPart:
-                        fixedTokens += TokensPerAudio;
+                    case AudioPart audio:
+                        fixedTokens += AudioTokens.Estimate(audio);
                         break;
-                    case FilePart:
-                        fixedTokens += TokensPerFile;
+                    case FilePart file:
+                        fixedTokens += FileTokens.Estimate(file);
                         break;
                 }
             }

@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
 using Infery.Api.Chat;
 using Infery.Api.Providers;
+using Infery.Api.Providers.Estimates;
+using static Infery.Api.Tests.Providers.Estimates.TestMedia;
 using static Infery.Api.Tests.Providers.TestChat;
 
 namespace Infery.Api.Tests.Providers;
@@ -26,17 +28,28 @@ public sealed class TokenEstimatorTests
         TokenEstimator.Count(text).ShouldBe(tokens);
 
     [Fact]
-    public void A_prompt_counts_its_text_per_message_overhead_and_fixed_costs_per_attachment()
+    public void A_prompt_counts_its_text_per_message_overhead_and_each_attachment_by_its_own_rule()
     {
+        var audio = new AudioPart(Base64(Wav(32_000, 96_000)), "wav");
+        var pdf = new FilePart("a.pdf", DataUri("application/pdf", System.Text.Encoding.ASCII.GetBytes(PdfOfPages(2))), null);
         var request = Request([
             SystemMessage("abcd"),
-            User(new TextPart("abcdefgh"), new ImagePart("https://example.com/a.png", "low"), new ImagePart("https://example.com/b.png", null),
-                new AudioPart("UklGR", "wav"), new FilePart("a.pdf", "data:application/pdf;base64,JVBER", null)),
+            User(new TextPart("abcdefgh"), new ImagePart("https://example.com/a.png", "low"), new ImagePart(DataUri("image/png", Png(1024, 1024)), null),
+                audio, pdf),
         ]);
 
         TokenEstimator.EstimatePrompt(request).ShouldBe(
             TokenEstimator.TokensPerPrompt + 2 * TokenEstimator.TokensPerMessage + 3
-            + TokenEstimator.TokensPerLowDetailImage + TokenEstimator.TokensPerImage + TokenEstimator.TokensPerAudio + TokenEstimator.TokensPerFile);
+            + ImageTokens.UnknownSize + 1399 + 3 * AudioTokens.PerSecond + 2 * FileTokens.PerPdfPage);
+    }
+
+    [Fact]
+    public void A_pdf_reserves_for_every_page()
+    {
+        var request = Request([User(new TextPart("Summarise this"),
+            new FilePart("book.pdf", DataUri("application/pdf", System.Text.Encoding.ASCII.GetBytes(PdfOfPages(30))), null))]);
+
+        TokenEstimator.EstimatePrompt(request).ShouldBeGreaterThanOrEqualTo(30 * 4_600);
     }
 
     [Fact]

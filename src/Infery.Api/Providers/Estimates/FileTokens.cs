@@ -1,0 +1,48 @@
+using Infery.Api.Chat;
+
+namespace Infery.Api.Providers.Estimates;
+
+/// <summary>Input tokens of a file attached to a message, by what kind of file it is.</summary>
+internal static class FileTokens
+{
+    /// <summary>A page of dense text, about 3,000 tokens, and the image of the page that OpenAI and Anthropic both add (about 1,600).</summary>
+    public const int PerPdfPage = 3_000 + 1_600;
+
+    /// <summary>
+    /// Text of any other kind. English runs about four bytes a token, but byte-level tokenizers get far fewer
+    /// bytes into a token of non-Latin or random text.
+    /// </summary>
+    public const int BytesPerToken = 2;
+
+    /// <summary>A file sent by id: the Files API is not implemented, so there is nothing to measure.</summary>
+    public const int ById = 2_000;
+
+    public static long Estimate(FilePart file)
+    {
+        if (file.FileData is null)
+            return ById;
+        // Bare base64 without a data: prefix, which the Anthropic adapter also takes, is read as such.
+        var data = InlineData.TryParse(file.FileData, out var parsed) ? parsed : new InlineData("", file.FileData);
+        if (data.IsA("application/pdf") || IsPdf(data.Base64))
+            return PdfPages.Count(data.Base64) * PerPdfPage;
+        // Providers that take images and audio as files read them as they read image and audio parts.
+        if (data.IsOfKind("image"))
+            return ImageTokens.ForPayload(data.Base64, lowDetail: false);
+        if (data.IsOfKind("audio"))
+            return AudioTokens.ForSeconds(AudioDuration.Seconds(data.Base64, AudioFormat(data.MediaType)));
+        return (Base64Reader.DecodedLength(data.Base64) + BytesPerToken - 1) / BytesPerToken;
+    }
+
+    private static bool IsPdf(ReadOnlySpan<char> base64)
+    {
+        Span<byte> start = stackalloc byte[4];
+        return new Base64Reader(base64).Read(start) == 4 && start.SequenceEqual("%PDF"u8);
+    }
+
+    /// <summary>The input_audio format that a media type names, for the formats whose headers give a duration.</summary>
+    private static string AudioFormat(ReadOnlySpan<char> mediaType) =>
+        mediaType.EndsWith("/wav", StringComparison.OrdinalIgnoreCase) || mediaType.EndsWith("/x-wav", StringComparison.OrdinalIgnoreCase)
+            || mediaType.EndsWith("/wave", StringComparison.OrdinalIgnoreCase) ? "wav"
+        : mediaType.EndsWith("/mpeg", StringComparison.OrdinalIgnoreCase) || mediaType.EndsWith("/mp3", StringComparison.OrdinalIgnoreCase) ? "mp3"
+        : "";
+}
