@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text.Json.Nodes;
 using Infery.Api.Tests.Fakes;
 using Microsoft.AspNetCore.Http;
@@ -7,10 +8,12 @@ namespace Infery.Api.Tests.Fixtures;
 
 /// <summary>
 /// A fake OpenAI-compatible upstream and a gateway whose catalog serves models from it, beside the simulator's
-/// sim-chat as a healthy fallback. The catalog is made from the fake's address once it listens.
+/// sim-chat as a healthy fallback. The catalog is made from the fake's address once it listens. With
+/// <paramref name="loopback"/>, the gateway listens on a real loopback port, where a client that hangs up
+/// reaches it as it would in production; the test server does not always pass that on.
 /// </summary>
 public abstract class FakeUpstreamGateway(
-    Func<Uri, string> catalog, Dictionary<string, string> settings, Action<IServiceCollection>? services = null) : IAsyncLifetime
+    Func<Uri, string> catalog, Dictionary<string, string> settings, Action<IServiceCollection>? services = null, bool loopback = false) : IAsyncLifetime
 {
     public FakeUpstream Upstream { get; private set; } = null!;
 
@@ -20,6 +23,8 @@ public abstract class FakeUpstreamGateway(
     {
         Upstream = await FakeUpstream.StartAsync(Healthy());
         Gateway = new ConfiguredGatewayFactory(settings, catalog(Upstream.BaseUrl), services);
+        if (loopback)
+            Gateway.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
         await Gateway.InitializeAsync();
     }
 

@@ -1,4 +1,5 @@
 using System.Net;
+using Infery.Api.Tests.Fakes;
 using Infery.Api.Tests.Fixtures;
 
 namespace Infery.Api.Tests.Features.Idempotency;
@@ -11,6 +12,10 @@ public sealed class SlowUpstreamGateway() : FakeUpstreamGateway(
 public sealed class ImpatientGateway() : FakeUpstreamGateway(
     url => Catalog([FakeProvider(url, firstByteMs: 5000), SimulatorProvider], [FakeModel("fake-slow", "up-slow"), SimChat]),
     ConfiguredGatewayFactory.QuickRetries(("Idempotency:WaitForInFlightMs", "100")));
+
+public sealed class LoopbackUpstreamGateway() : FakeUpstreamGateway(
+    url => Catalog([FakeProvider(url, firstByteMs: 5000)], [FakeModel("fake-slow", "up-slow")]),
+    ConfiguredGatewayFactory.QuickRetries(), loopback: true);
 
 public sealed class IdempotencyKeyTests(SlowUpstreamGateway fixture) : IClassFixture<SlowUpstreamGateway>
 {
@@ -181,5 +186,57 @@ public sealed class IdempotencyInFlightTests(ImpatientGateway fixture) : IClassF
         (await second.JsonAsync())["error"]!["code"]!.GetValue<string>().ShouldBe("idempotency_key_in_flight");
         (await first).StatusCode.ShouldBe(HttpStatusCode.OK);
         fixture.Upstream.Calls.ShouldBe(1);
+    }
+}
+
+/// <summary>Over a real socket: a client that hangs up reaches the gateway as a departure.</summary>
+public sealed class ClientLeavingIdempotencyTests(LoopbackUpstreamGateway fixture) : IClassFixture<LoopbackUpstreamGateway>
+{
+    [Fact]
+    public async Task A_stream_whose_client_left_before_its_first_byte_releases_its_key_so_a_retry_runs()
+    {
+        var upstreamCalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        fixture.Upstream.Handler = async ctx =>
+        {
+            upstreamCalled.TrySetResult();
+            await Task.Delay(Timeout.Infinite, ctx.RequestAborted);
+        };
+        var (_, key) = await fixture.Gateway.NewWorkspaceWithKeyAsync(10);
+        var client = fixture.Gateway.KeyClient(key);
+        var idempotencyKey = Guid.NewGuid().ToString();
+        var leavingId = "leaving-" + Guid.NewGuid().ToString("N");
+
+        using var leaving = new CancellationTokenSource();
+        var first = client.SendAsync(StreamRequest(idempotencyKey, leavingId), HttpCompletionOption.ResponseHeadersRead, leaving.Token);
+        await upstreamCalled.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await leaving.CancelAsync();
+        await Should.ThrowAsync<OperationCanceledException>(first);
+        for (var waited = 0; await RequestEvents.CountAsync(fixture.Gateway.ConnectionString, RequestEvents.RequestFailed, leavingId) == 0; waited += 50)
+        {
+            waited.ShouldBeLessThan(10_000, "the gateway never recorded the client's departure");
+            await Task.Delay(50);
+        }
+
+        fixture.Upstream.Handler = ctx => FakeUpstream.WriteSseAsync(ctx, [
+            """data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"up-slow","choices":[{"index":0,"delta":{"role":"assistant","content":"Second time lucky"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}}""" + "\n\n",
+            "data: [DONE]\n\n",
+        ]);
+        var retried = await client.SendAsync(StreamRequest(idempotencyKey, null));
+
+        retried.StatusCode.ShouldBe(HttpStatusCode.OK);
+        retried.OptionalHeader("idempotent-replayed").ShouldBeNull();
+        (await retried.Content.ReadAsStringAsync()).ShouldContain("Second time lucky");
+    }
+
+    private static HttpRequestMessage StreamRequest(string idempotencyKey, string? requestId)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = new StringContent("""{"model":"fake-slow","stream":true,"messages":[{"role":"user","content":"Hello"}]}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("Idempotency-Key", idempotencyKey);
+        if (requestId is not null)
+            request.Headers.Add("x-request-id", requestId);
+        return request;
     }
 }
