@@ -25,7 +25,8 @@ internal sealed record ModelEntry(
     int? MaxOutputTokens,
     CapabilitiesEntry? Capabilities,
     PricesEntry? Prices,
-    IReadOnlyList<string>? Fallbacks);
+    IReadOnlyList<string>? Fallbacks,
+    double? ImageTokenFactor = null);
 
 internal sealed record CapabilitiesEntry(
     bool Vision,

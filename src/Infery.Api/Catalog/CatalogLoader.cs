@@ -177,8 +177,16 @@ public static class CatalogLoader
             contextWindow,
             maxOutputTokens,
             ToCapabilities(entry.Capabilities),
-            ToPrices(entry.Prices, $"{at}.prices"));
+            ToPrices(entry.Prices, $"{at}.prices"),
+            ImageTokenFactor(entry.ImageTokenFactor, $"{at}.image_token_factor"));
     }
+
+    private static double ImageTokenFactor(double? factor, string at) => factor switch
+    {
+        null => 1,
+        >= 1 and <= 1_000 => factor.Value,
+        _ => throw new CatalogException($"{at} must be between 1 and 1000 (how many times the common rules' count of an image the model counts)."),
+    };
 
     private static ModelCapabilities ToCapabilities(CapabilitiesEntry? entry)
     {

@@ -52,8 +52,11 @@ public sealed record ImagePart(string Url, string? Detail) : ContentPart;
 /// <summary>Base64 audio with its format (wav, mp3, pcm16, webm).</summary>
 public sealed record AudioPart(string Data, string Format) : ContentPart;
 
-/// <summary>A file inline as a data: URI (<see cref="FileData"/>) or by id from the Files API.</summary>
-public sealed record FilePart(string? Filename, string? FileData, string? FileId) : ContentPart;
+/// <summary>
+/// A file inline as a data: URI (<see cref="FileData"/>) or by id from the Files API. <see cref="Pages"/> is a PDF's
+/// page count once the gateway has read it; until then the estimate finds the pages itself.
+/// </summary>
+public sealed record FilePart(string? Filename, string? FileData, string? FileId, int? Pages = null) : ContentPart;
 
 public sealed record ToolCall(string Id, string Name, string Arguments);
 

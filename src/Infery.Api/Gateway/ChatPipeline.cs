@@ -66,18 +66,20 @@ public sealed class ChatPipeline(
         PdfAttachments? pdfs;
         try
         {
-            pdfs = await PdfAttachments.ConvertForAsync(request, chain, pdfConverter, http.RequestAborted);
+            pdfs = await PdfAttachments.InspectAsync(request, chain, pdfConverter, http.RequestAborted);
         }
         catch (PdfConversionException e)
         {
             await e.Error.WriteAsync(http.Response);
             return;
         }
+        request = pdfs?.Request ?? request;
 
         // The reservation covers the dearest model that may serve, so a fallback never spends beyond it.
         var promptEstimate = TokenEstimator.EstimatePrompt(request);
         var worstCase = chain.Max(m =>
-            Pricing.WorstCase(promptEstimate, request.MaxTokens ?? m.MaxOutputTokens, request.N, m.Prices) + PdfConversionCost(pdfs, m));
+            Pricing.WorstCase(PromptEstimateFor(m, request, promptEstimate), request.MaxTokens ?? m.MaxOutputTokens, request.N, m.Prices)
+            + PdfConversionCost(pdfs, m));
         var (reservation, refused) = await billing.ReserveAsync(authorized, worstCase, http.RequestAborted);
         if (reservation is null)
         {
@@ -89,6 +91,8 @@ public sealed class ChatPipeline(
         {
             var call = new ChatCall(request, model, endpoint.IdPrefix + Guid.NewGuid().ToString("N")[..24], clock.GetUtcNow().ToUnixTimeSeconds());
             var attempt = new Attempt(http, authorized, reservation, call, chain, endpoint, promptEstimate, pdfs);
+            if (pdfs is { NeedsConversion: true } && !await ConvertPdfsAsync(attempt, pdfs))
+                return;
             if (request.Stream)
                 await StreamAsync(attempt);
             else
@@ -169,6 +173,41 @@ public sealed class ChatPipeline(
         body.WriteTo(attempt.Response.BodyWriter);
     }
 
+    /// <summary>
+    /// Converts the request's PDFs for the models of its chain that cannot read them, once its credits are reserved.
+    /// False when the request ends here: a PDF could not be converted, the client left, or the gateway's grace ended.
+    /// </summary>
+    private async Task<bool> ConvertPdfsAsync(Attempt attempt, PdfAttachments pdfs)
+    {
+        using var cut = CancellationTokenSource.CreateLinkedTokenSource(attempt.Http.RequestAborted, drain.GraceOver);
+        try
+        {
+            await pdfs.ConvertAsync(pdfConverter, cut.Token);
+            return true;
+        }
+        catch (PdfConversionException e)
+        {
+            await e.Error.WriteAsync(attempt.Response);
+        }
+        catch (OperationCanceledException) when (attempt.Http.RequestAborted.IsCancellationRequested)
+        {
+            await ClientLeftAsync(attempt);
+        }
+        catch (OperationCanceledException) when (Stopping)
+        {
+            await FailAsync(attempt, ShuttingDown, []);
+        }
+        return false;
+    }
+
+    /// <summary>The client hung up before anything was sent: recorded as a failure, and its idempotency key let go.</summary>
+    private async Task ClientLeftAsync(Attempt attempt)
+    {
+        IdempotencyKeys.DoNotKeep(attempt.Http);
+        await billing.FailAsync(attempt.Authorized, attempt.Reservation, attempt.Endpoint.Name, attempt.Call.Request.Model,
+            new ApiError(499, "The client closed the connection before the first byte.", "client_closed", null, "client_disconnected"));
+    }
+
     /// <summary>A stream whose provider produced its first item; <see cref="More"/> is false when that was already the end.</summary>
     private sealed record StartedStream(IAsyncEnumerator<ChatStreamItem> Items, bool More);
 
@@ -201,9 +240,7 @@ public sealed class ChatPipeline(
         }
         catch (OperationCanceledException) when (clientGone.IsCancellationRequested)
         {
-            IdempotencyKeys.DoNotKeep(http);
-            await billing.FailAsync(attempt.Authorized, attempt.Reservation, attempt.Endpoint.Name, attempt.Call.Request.Model,
-                new ApiError(499, "The client closed the connection before the first byte.", "client_closed", null, "client_disconnected"));
+            await ClientLeftAsync(attempt);
             return;
         }
         catch (OperationCanceledException) when (Stopping)
@@ -319,6 +356,10 @@ public sealed class ChatPipeline(
         var cost = Pricing.Cost(usage, attempt.Model.Prices) + PdfConversionCost(attempt.Pdfs, attempt.Model);
         return await billing.SettleAsync(authorized, attempt.Reservation, served, cost, attempt.Fallbacks);
     }
+
+    /// <summary>The prompt as <paramref name="model"/> counts it: the common estimate, unless it counts images higher.</summary>
+    private static int PromptEstimateFor(CatalogModel model, ChatRequest request, int commonEstimate) =>
+        model.ImageTokenFactor == 1 ? commonEstimate : TokenEstimator.EstimatePrompt(request, model.ImageTokenFactor);
 
     private static bool ConvertsPdfs(PdfAttachments? pdfs, CatalogModel model) => pdfs is not null && !model.Capabilities.Pdf;
 

@@ -39,8 +39,29 @@ public static class TokenEstimator
     public static long Weight(ReadOnlySpan<char> text) =>
         Ascii.IsValid(text) ? text.Length : text.Length + (CharsPerToken - 1) * (long)NonAsciiChars(text);
 
-    /// <summary>Everything the upstream reads: messages with their parts and tool calls, tool definitions and the output schema.</summary>
-    public static int EstimatePrompt(ChatRequest request)
+    /// <summary>The longest prefix of a text that counts as at most <paramref name="maxTokens"/> tokens.</summary>
+    public static string Truncate(string text, int maxTokens)
+    {
+        var budget = (long)maxTokens * CharsPerToken;
+        if (Weight(text) <= budget)
+            return text;
+        var length = 0;
+        for (long weight = 0; length < text.Length; length++)
+        {
+            weight += Weight(text.AsSpan(length, 1));
+            if (weight > budget)
+                break;
+        }
+        if (length > 0 && char.IsHighSurrogate(text[length - 1]))
+            length--;
+        return text[..length];
+    }
+
+    /// <summary>
+    /// Everything the upstream reads: messages with their parts and tool calls, tool definitions and the output schema.
+    /// <paramref name="imageTokenFactor"/> scales what images count, for a model that counts them above the common rules.
+    /// </summary>
+    public static int EstimatePrompt(ChatRequest request, double imageTokenFactor = 1)
     {
         long chars = 0;
         long fixedTokens = TokensPerPrompt;
@@ -59,13 +80,13 @@ public static class TokenEstimator
                         chars += Weight(text.Text);
                         break;
                     case ImagePart image:
-                        fixedTokens += ImageTokens.Estimate(image);
+                        fixedTokens += (long)Math.Ceiling(ImageTokens.Estimate(image) * imageTokenFactor);
                         break;
                     case AudioPart audio:
                         fixedTokens += AudioTokens.Estimate(audio);
                         break;
                     case FilePart file:
-                        fixedTokens += FileTokens.Estimate(file);
+                        fixedTokens += FileTokens.Estimate(file, imageTokenFactor);
                         break;
                 }
             }

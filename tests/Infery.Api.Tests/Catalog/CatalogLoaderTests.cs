@@ -53,6 +53,7 @@ public class CatalogLoaderTests
         mini.Provider.Kind.ShouldBe(ProviderKind.OpenAiCompatible);
         mini.Provider.BaseUrl.ShouldBe(new Uri("https://api.openai.com/v1/"));
         mini.Prices.ShouldBe(new ModelPrices(150_000, 75_000, 150_000, 600_000));
+        mini.ImageTokenFactor.ShouldBe(33.34);
         catalog.TryGet("claude-sonnet-4-5", out var sonnet).ShouldBeTrue();
         sonnet.Provider.Kind.ShouldBe(ProviderKind.Anthropic);
         catalog.TryGet("gemini-2-5-flash", out var flash).ShouldBeTrue();
@@ -91,6 +92,7 @@ public class CatalogLoaderTests
         model.Provider.Timeouts.ShouldBe(ProviderTimeouts.Default);
         model.Capabilities.Vision.ShouldBeFalse();
         model.Capabilities.InputModalities.ShouldBe(["text"]);
+        model.ImageTokenFactor.ShouldBe(1);
     }
 
     [Fact]
@@ -200,6 +202,7 @@ public class CatalogLoaderTests
         { Catalog(Simulator, Model("m", extra: ", \"fallbacks\": [\"ghost\"]")), "models[0].fallbacks[0] 'ghost' is not a model" },
         { Catalog(Simulator, Model("m", extra: ", \"fallbacks\": [\"m\"]")), "cannot fall back to itself" },
         { Catalog(Simulator, Model("m", extra: ", \"pricing\": {}")), "pricing" },
+        { Catalog(Simulator, Model("m", extra: ", \"image_token_factor\": 0.5")), "models[0].image_token_factor must be between 1 and 1000" },
         { Catalog(Simulator, Model("m").Replace("\"input\": 1", "\"input\": \"cheap\"")), "$.models[0].prices.input" },
         { "[]", "Model catalog" },
         { "{ not json", "Model catalog" },

@@ -2,21 +2,38 @@ using System.Text;
 
 namespace Infery.Api.Tests.Fakes;
 
-/// <summary>Small, valid PDFs made by hand: a page of Helvetica text per string, with a correct cross-reference table.</summary>
+/// <summary>
+/// Small, valid PDFs made by hand: a page of Helvetica text per string (a line per line of it), with a correct
+/// cross-reference table.
+/// </summary>
 public static class TestPdf
 {
-    public static byte[] WithPages(params string[] pageTexts)
+    public static byte[] WithPages(params string[] pageTexts) => Build(pageTexts, hideNames: false);
+
+    /// <summary>
+    /// The same PDF with <c>/Type</c>, <c>/Page</c> and <c>/Count</c> written with #xx escapes, as PDF allows:
+    /// readers see the same names, a scan for the plain ones finds none.
+    /// </summary>
+    public static byte[] WithEscapedNames(params string[] pageTexts) => Build(pageTexts, hideNames: true);
+
+    public static string DataUri(byte[] pdf) => "data:application/pdf;base64," + Convert.ToBase64String(pdf);
+
+    public static string DataUri(params string[] pageTexts) => DataUri(WithPages(pageTexts));
+
+    private static byte[] Build(string[] pageTexts, bool hideNames)
     {
+        var (type, page, count) = hideNames ? ("/Ty#70e", "/P#61ge", "/C#6funt") : ("/Type", "/Page", "/Count");
         var objects = new List<string>
         {
-            "<< /Type /Catalog /Pages 2 0 R >>",
-            $"<< /Type /Pages /Kids [{string.Join(" ", pageTexts.Select((_, i) => $"{4 + 2 * i} 0 R"))}] /Count {pageTexts.Length} >>",
-            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            $"<< {type} /Catalog /Pages 2 0 R >>",
+            $"<< {type} /Pages /Kids [{string.Join(" ", pageTexts.Select((_, i) => $"{4 + 2 * i} 0 R"))}] {count} {pageTexts.Length} >>",
+            $"<< {type} /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         };
         for (var i = 0; i < pageTexts.Length; i++)
         {
-            var content = $"BT /F1 18 Tf 72 700 Td ({pageTexts[i]}) Tj ET";
-            objects.Add($"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents {5 + 2 * i} 0 R >>");
+            var lines = pageTexts[i].Split('\n').Select(line => $"({line}) Tj");
+            var content = $"BT /F1 6 Tf 20 780 Td 7 TL {string.Join(" T* ", lines)} ET";
+            objects.Add($"<< {type} {page} /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents {5 + 2 * i} 0 R >>");
             objects.Add($"<< /Length {content.Length} >>\nstream\n{content}\nendstream");
         }
 
@@ -34,6 +51,4 @@ public static class TestPdf
         pdf.Append($"trailer\n<< /Size {objects.Count + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n");
         return Encoding.ASCII.GetBytes(pdf.ToString());
     }
-
-    public static string DataUri(params string[] pageTexts) => "data:application/pdf;base64," + Convert.ToBase64String(WithPages(pageTexts));
 }

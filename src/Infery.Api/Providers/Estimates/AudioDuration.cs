@@ -3,21 +3,21 @@ using System.Buffers.Binary;
 namespace Infery.Api.Providers.Estimates;
 
 /// <summary>
-/// How long a base64 audio clip plays, by what its format states: a WAV header's byte rate and data size, the
-/// bitrate in an MP3's first frame header, pcm16's fixed rate. A clip whose encoding states nothing readable is
-/// taken to be at a bitrate lower than speech codecs use, so its length errs long, never short.
+/// How long a base64 audio clip plays at most, by what its format states: a WAV header's rates and data size, the
+/// lowest bitrate an MP3's MPEG version allows, pcm16's fixed rate. A clip whose encoding states nothing readable
+/// is taken to be at 6 kbit/s, the lowest bitrate of the speech codecs (Opus), so its length errs long, never short.
 /// </summary>
 internal static class AudioDuration
 {
     /// <summary>pcm16 as OpenAI takes it: 24 kHz, mono, 16-bit.</summary>
     public const int Pcm16BytesPerSecond = 48_000;
 
-    /// <summary>8 kbit/s.</summary>
-    public const int FallbackBytesPerSecond = 1_000;
+    /// <summary>6 kbit/s.</summary>
+    public const int FallbackBytesPerSecond = 750;
 
-    /// <summary>Layer III bitrates in kbit/s by the header's index: MPEG-1, then MPEG-2 and 2.5; 0 where the index means free or invalid.</summary>
-    private static ReadOnlySpan<short> Mpeg1Bitrates => [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0];
-    private static ReadOnlySpan<short> Mpeg2Bitrates => [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0];
+    /// <summary>The lowest Layer III bitrates in kbit/s: MPEG-1, and MPEG-2 and 2.5.</summary>
+    private const int Mpeg1LowestKilobits = 32;
+    private const int Mpeg2LowestKilobits = 8;
 
     /// <summary>Seconds of audio in <paramref name="base64"/>, given its format (wav, mp3, pcm16, webm...).</summary>
     public static double Seconds(ReadOnlySpan<char> base64, string format)
@@ -33,8 +33,9 @@ internal static class AudioDuration
     }
 
     /// <summary>
-    /// RIFF chunks from the start to the "data" chunk: "fmt " holds the byte rate, "data" the size of the samples.
-    /// A size of 0 or one past the end (as streaming writers leave it) gives way to what the payload holds.
+    /// RIFF chunks from the start to the "data" chunk: "fmt " holds the rates, "data" the size of the samples.
+    /// Decoders play sample rate × block align bytes a second whatever the header's byte rate says, so the lower of
+    /// the two counts. A size of 0 or one past the end (as streaming writers leave it) gives way to what the payload holds.
     /// </summary>
     private static double? Wav(ReadOnlySpan<char> base64, long size)
     {
@@ -61,8 +62,10 @@ internal static class AudioDuration
             {
                 if (chunkSize < 16 || reader.Read(header) < 16)
                     return null;
-                // Format tag, channels and sample rate come first.
-                byteRate = BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
+                // Format tag and channels, then the sample rate, the byte rate and the block align.
+                var played = (ulong)BinaryPrimitives.ReadUInt32LittleEndian(header[4..]) * BinaryPrimitives.ReadUInt16LittleEndian(header[12..]);
+                var stated = BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
+                byteRate = (uint)Math.Min(stated == 0 ? played : stated, played == 0 ? stated : played);
                 skip -= 16;
             }
             if (reader.Skip(skip) < skip)
@@ -72,7 +75,10 @@ internal static class AudioDuration
         return null;
     }
 
-    /// <summary>The audio after any ID3v2 tag, at the bitrate of its first Layer III frame.</summary>
+    /// <summary>
+    /// The audio after any ID3v2 tag, at the lowest bitrate of its first frame's MPEG version: the first frame's own
+    /// bitrate need not hold for the rest, with a variable bitrate or a frame put first to shorten the estimate.
+    /// </summary>
     private static double? Mp3(ReadOnlySpan<char> base64, long size)
     {
         var reader = new Base64Reader(base64);
@@ -88,22 +94,23 @@ internal static class AudioDuration
             if (reader.Skip(start - 10) < start - 10 || reader.Read(header[..4]) < 4)
                 return null;
         }
-        return FrameBitrate(header[..4]) is { } kilobits ? (double)(size - start) * 8 / (kilobits * 1000) : null;
+        return LowestBitrate(header[..4]) is { } kilobits ? (double)(size - start) * 8 / (kilobits * 1000) : null;
     }
 
     /// <summary>
-    /// The bitrate of a frame header: 11 sync bits, the MPEG version (2 bits), the layer (2), a CRC flag,
-    /// then the bitrate index (4).
+    /// The lowest bitrate of a Layer III frame header's MPEG version: the header is 11 sync bits, the version
+    /// (2 bits), the layer (2), a CRC flag, then the bitrate index (4).
     /// </summary>
-    private static int? FrameBitrate(ReadOnlySpan<byte> frame)
+    private static int? LowestBitrate(ReadOnlySpan<byte> frame)
     {
         if (frame[0] != 0xFF || (frame[1] & 0xE0) != 0xE0)
             return null;
         var version = (frame[1] >> 3) & 0b11;
         var layer = (frame[1] >> 1) & 0b11;
-        if (version == 0b01 || layer != 0b01)
+        // Bitrate index 0 is a free format, 15 invalid: neither tells the version's range holds.
+        var index = frame[2] >> 4;
+        if (version == 0b01 || layer != 0b01 || index is 0 or 15)
             return null;
-        var kilobits = (version == 0b11 ? Mpeg1Bitrates : Mpeg2Bitrates)[frame[2] >> 4];
-        return kilobits > 0 ? kilobits : null;
+        return version == 0b11 ? Mpeg1LowestKilobits : Mpeg2LowestKilobits;
     }
 }

@@ -5,8 +5,13 @@ namespace Infery.Api.Providers.Estimates;
 /// <summary>Input tokens of a file attached to a message, by what kind of file it is.</summary>
 internal static class FileTokens
 {
-    /// <summary>A page of dense text, about 3,000 tokens, and the image of the page that OpenAI and Anthropic both add (about 1,600).</summary>
-    public const int PerPdfPage = 3_000 + 1_600;
+    /// <summary>A page of dense text. The gateway cuts the text of the pages it converts to this.</summary>
+    public const int PdfPageText = 3_000;
+
+    /// <summary>The image of the page that OpenAI and Anthropic both add.</summary>
+    public const int PdfPageImage = 1_600;
+
+    public const int PerPdfPage = PdfPageText + PdfPageImage;
 
     /// <summary>
     /// Text of any other kind. English runs about four bytes a token, but byte-level tokenizers get far fewer
@@ -17,17 +22,18 @@ internal static class FileTokens
     /// <summary>A file sent by id: the Files API is not implemented, so there is nothing to measure.</summary>
     public const int ById = 2_000;
 
-    public static long Estimate(FilePart file)
+    /// <summary><paramref name="imageTokenFactor"/> scales the images among them: image files and PDF pages' images.</summary>
+    public static long Estimate(FilePart file, double imageTokenFactor = 1)
     {
         if (file.FileData is null)
             return ById;
         // Bare base64 without a data: prefix, which the Anthropic adapter also takes, is read as such.
         var data = InlineData.TryParse(file.FileData, out var parsed) ? parsed : new InlineData("", file.FileData);
         if (data.IsA("application/pdf") || IsPdf(data.Base64))
-            return PdfPages.Count(data.Base64) * PerPdfPage;
+            return (file.Pages ?? PdfPages.Count(data.Base64)) * (PdfPageText + (long)Math.Ceiling(PdfPageImage * imageTokenFactor));
         // Providers that take images and audio as files read them as they read image and audio parts.
         if (data.IsOfKind("image"))
-            return ImageTokens.ForPayload(data.Base64, lowDetail: false);
+            return (long)Math.Ceiling(ImageTokens.ForPayload(data.Base64, lowDetail: false) * imageTokenFactor);
         if (data.IsOfKind("audio"))
             return AudioTokens.ForSeconds(AudioDuration.Seconds(data.Base64, AudioFormat(data.MediaType)));
         return (Base64Reader.DecodedLength(data.Base64) + BytesPerToken - 1) / BytesPerToken;

@@ -40,10 +40,9 @@ internal static class PdfPages
                 kept = Overlap;
             }
             // Pages packed into compressed object streams do not show their /Type; the page tree's /Count may still.
-            if (pages > 0)
-                return pages;
-            if (largestCount > 0)
-                return largestCount;
+            // The larger of the two counts, so a PDF that hides some of its pages is not counted short.
+            if (Math.Max(pages, largestCount) is > 0 and var found)
+                return found;
             return Math.Max(1, (size + BytesPerPageWhenHidden - 1) / BytesPerPageWhenHidden);
         }
         finally

@@ -5,62 +5,107 @@ using Infery.Api.Chat;
 namespace Infery.Api.Providers.Pdf;
 
 /// <summary>
-/// The PDFs a request attaches, converted once for the models of its chain that cannot read PDFs, and the request
-/// as such a model gets it: each PDF replaced by the text of its pages, each page followed by its image for models
-/// that see images. Models that read PDFs get the request as the client sent it.
+/// The PDFs a request attaches. Before anything is reserved, each is read for its page count, which the estimate
+/// and the per-page price go by. Once the credits are reserved, those that a model of the chain cannot read are
+/// converted, once, and such a model gets the request with each PDF replaced by the text of its pages, each page
+/// followed by its image for models that see images. Models that read PDFs get the request as the client sent it.
 /// </summary>
 public sealed class PdfAttachments
 {
-    private readonly ChatRequest original;
+    private readonly IReadOnlyList<CatalogModel> chain;
 
     /// <summary>Keyed by the part's data URI, which both the parsed messages and the JSON body hold.</summary>
-    private readonly Dictionary<string, (string Name, ConvertedPdf Pdf)> converted;
+    private readonly Dictionary<string, Attached> byDataUri;
 
     private ChatRequest? asText;
     private ChatRequest? asTextAndImages;
 
-    private PdfAttachments(ChatRequest original, Dictionary<string, (string Name, ConvertedPdf Pdf)> converted)
+    private sealed record Attached(string Name, string Param, byte[] Pdf, int Pages)
     {
-        this.original = original;
-        this.converted = converted;
-        foreach (var (_, pdf) in converted.Values)
-            Pages += pdf.Pages;
+        public ConvertedPdf? Converted { get; set; }
     }
 
-    /// <summary>Pages converted, for the per-page price of a model that needed them.</summary>
+    private PdfAttachments(IReadOnlyList<CatalogModel> chain, Dictionary<string, Attached> byDataUri, ChatRequest counted)
+    {
+        this.chain = chain;
+        this.byDataUri = byDataUri;
+        Request = counted;
+        foreach (var pdf in byDataUri.Values)
+            Pages += pdf.Pages;
+        NeedsConversion = !chain.All(m => m.Capabilities.Pdf);
+    }
+
+    /// <summary>The request as sent, with each PDF part's page count on it.</summary>
+    public ChatRequest Request { get; }
+
+    /// <summary>Pages of the distinct PDFs attached: what a model that needs them converted pays for, per page.</summary>
     public int Pages { get; }
 
-    /// <summary>Null when the request attaches no PDF or every model of the chain reads PDFs itself.</summary>
-    public static async Task<PdfAttachments?> ConvertForAsync(
+    /// <summary>A model of the chain cannot read PDFs: convert them (<see cref="ConvertAsync"/>) before calling any.</summary>
+    public bool NeedsConversion { get; }
+
+    /// <summary>
+    /// Null when the request attaches no PDF, or when poppler is missing and every model of the chain reads PDFs
+    /// itself (the estimate then finds the pages on its own).
+    /// </summary>
+    public static async Task<PdfAttachments?> InspectAsync(
         ChatRequest request, IReadOnlyList<CatalogModel> chain, PdfConverter converter, CancellationToken ct)
     {
-        Dictionary<string, (string Name, ConvertedPdf Pdf)>? converted = null;
-        var withPageImages = false;
+        Dictionary<string, Attached>? byDataUri = null;
+        List<ChatMessage>? counted = null;
         for (var i = 0; i < request.Messages.Count; i++)
         {
             var content = request.Messages[i].Content;
+            List<ContentPart>? countedContent = null;
             for (var j = 0; j < content.Count; j++)
             {
                 if (content[j] is not FilePart { FileData: { } dataUri } file || !IsPdf(file, out var payload))
                     continue;
-                if (converted is null)
+                byDataUri ??= new Dictionary<string, Attached>(StringComparer.Ordinal);
+                if (!byDataUri.TryGetValue(dataUri, out var pdf))
                 {
-                    if (chain.All(m => m.Capabilities.Pdf))
+                    var param = $"messages[{i}].content[{j}]";
+                    var bytes = Convert.FromBase64String(payload);
+                    int pages;
+                    try
+                    {
+                        pages = await converter.CountPagesAsync(bytes, param, ct);
+                    }
+                    catch (PdfConversionException e) when (e.ToolsMissing && chain.All(m => m.Capabilities.Pdf))
+                    {
                         return null;
-                    converted = new Dictionary<string, (string, ConvertedPdf)>(StringComparer.Ordinal);
-                    withPageImages = chain.Any(m => !m.Capabilities.Pdf && m.Capabilities.Vision);
+                    }
+                    byDataUri[dataUri] = pdf = new Attached(file.Filename ?? "document.pdf", param, bytes, pages);
                 }
-                if (converted.ContainsKey(dataUri))
-                    continue;
-                var pdf = await converter.ConvertAsync(Convert.FromBase64String(payload), $"messages[{i}].content[{j}]", withPageImages, ct);
-                converted[dataUri] = (file.Filename ?? "document.pdf", pdf);
+                countedContent ??= [.. content];
+                countedContent[j] = file with { Pages = pdf.Pages };
+            }
+            if (countedContent is not null)
+            {
+                counted ??= [.. request.Messages];
+                counted[i] = request.Messages[i] with { Content = countedContent };
             }
         }
-        return converted is null ? null : new PdfAttachments(request, converted);
+        if (byDataUri is null)
+            return null;
+
+        var attachments = new PdfAttachments(chain, byDataUri, request with { Messages = counted! });
+        if (attachments.NeedsConversion && attachments.Pages > converter.MaxPages)
+            throw PdfConverter.Refused(byDataUri.Values.Last().Param, "pdf_too_many_pages",
+                $"The PDFs attached have {attachments.Pages} pages together; at most {converter.MaxPages} can be converted for one request.");
+        return attachments;
+    }
+
+    /// <summary>Converts every PDF for the models of the chain that cannot read PDFs; images only if one of them sees.</summary>
+    public async Task ConvertAsync(PdfConverter converter, CancellationToken ct)
+    {
+        var withPageImages = chain.Any(m => !m.Capabilities.Pdf && m.Capabilities.Vision);
+        foreach (var pdf in byDataUri.Values)
+            pdf.Converted ??= await converter.ConvertAsync(pdf.Pdf, pdf.Pages, pdf.Param, withPageImages, ct);
     }
 
     public ChatRequest For(CatalogModel model) =>
-        model.Capabilities.Pdf ? original
+        model.Capabilities.Pdf ? Request
         : model.Capabilities.Vision ? asTextAndImages ??= Rewrite(withPageImages: true)
         : asText ??= Rewrite(withPageImages: false);
 
@@ -76,29 +121,30 @@ public sealed class PdfAttachments
 
     private ChatRequest Rewrite(bool withPageImages)
     {
-        var messages = new List<ChatMessage>(original.Messages.Count);
-        foreach (var message in original.Messages)
+        var messages = new List<ChatMessage>(Request.Messages.Count);
+        foreach (var message in Request.Messages)
         {
             var content = new List<ContentPart>(message.Content.Count);
             foreach (var part in message.Content)
             {
-                if (part is FilePart { FileData: { } dataUri } && converted.TryGetValue(dataUri, out var pdf))
-                    content.AddRange(PartsOf(pdf.Name, pdf.Pdf, withPageImages));
+                if (part is FilePart { FileData: { } dataUri } && byDataUri.TryGetValue(dataUri, out var pdf))
+                    content.AddRange(PartsOf(pdf, withPageImages));
                 else
                     content.Add(part);
             }
             messages.Add(message with { Content = content });
         }
-        return original with { Messages = messages, Body = RewriteBody(withPageImages) };
+        return Request with { Messages = messages, Body = RewriteBody(withPageImages) };
     }
 
-    private static IEnumerable<ContentPart> PartsOf(string name, ConvertedPdf pdf, bool withPageImages)
+    private static IEnumerable<ContentPart> PartsOf(Attached pdf, bool withPageImages)
     {
-        for (var page = 0; page < pdf.Pages; page++)
+        var converted = pdf.Converted ?? throw new InvalidOperationException("PDFs are converted before a model is called");
+        for (var page = 0; page < converted.Pages; page++)
         {
-            yield return new TextPart($"[{name}, page {page + 1} of {pdf.Pages}]\n{pdf.PageTexts[page]}");
-            if (withPageImages && page < pdf.PageImageDataUris.Count)
-                yield return new ImagePart(pdf.PageImageDataUris[page], null);
+            yield return new TextPart($"[{pdf.Name}, page {page + 1} of {converted.Pages}]\n{converted.PageTexts[page]}");
+            if (withPageImages && page < converted.PageImageDataUris.Count)
+                yield return new ImagePart(converted.PageImageDataUris[page], null);
         }
     }
 
@@ -106,7 +152,7 @@ public sealed class PdfAttachments
     private JsonObject RewriteBody(bool withPageImages)
     {
         var body = new JsonObject();
-        foreach (var (name, value) in original.Body)
+        foreach (var (name, value) in Request.Body)
             body[name] = name == "messages" && value is JsonArray messages ? RewriteMessages(messages, withPageImages) : value?.DeepClone();
         return body;
     }
@@ -125,9 +171,9 @@ public sealed class PdfAttachments
             foreach (var part in parts)
             {
                 if (part?["type"]?.GetValue<string>() == "file" && part["file"]?["file_data"]?.GetValue<string>() is { } dataUri
-                    && converted.TryGetValue(dataUri, out var pdf))
+                    && byDataUri.TryGetValue(dataUri, out var pdf))
                 {
-                    foreach (var page in PartsOf(pdf.Name, pdf.Pdf, withPageImages))
+                    foreach (var page in PartsOf(pdf, withPageImages))
                         content.Add(page switch
                         {
                             TextPart text => new JsonObject { ["type"] = "text", ["text"] = text.Text },

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Infery.Api.Http;
+using Infery.Api.Providers.Estimates;
 using Microsoft.Extensions.Options;
 
 namespace Infery.Api.Providers.Pdf;
@@ -13,15 +14,20 @@ public sealed record ConvertedPdf(IReadOnlyList<string> PageTexts, IReadOnlyList
     public int Pages => PageTexts.Count;
 }
 
-/// <summary>A PDF the gateway could not convert, with the answer the client gets.</summary>
+/// <summary>A PDF the gateway could not read or convert, with the answer the client gets.</summary>
 public sealed class PdfConversionException(ApiError error) : Exception(error.Message)
 {
     public ApiError Error { get; } = error;
+
+    public bool ToolsMissing => Error.Code == UnavailableCode;
+
+    internal const string UnavailableCode = "pdf_conversion_unavailable";
 }
 
 /// <summary>
-/// Converts PDFs with poppler's command-line tools (pdfinfo, pdftotext, pdftoppm), on a temporary copy that is
-/// deleted afterwards. Each tool runs under a timeout and its output is bounded, so a hostile PDF costs at most that.
+/// Reads and converts PDFs with poppler's command-line tools (pdfinfo, pdftotext, pdftoppm), on a temporary copy
+/// that is deleted afterwards. A few run at once, each under a timeout and with its output bounded, so a hostile
+/// PDF costs at most that. Each page's text is cut to what the reservation counts a page as.
 /// </summary>
 public sealed class PdfConverter(IOptions<PdfConversionOptions> options)
 {
@@ -29,31 +35,67 @@ public sealed class PdfConverter(IOptions<PdfConversionOptions> options)
     private const int MaxTextBytes = 16 * 1024 * 1024;
 
     private readonly PdfConversionOptions settings = options.Value;
+    private readonly SemaphoreSlim running = new(Math.Max(1, Environment.ProcessorCount));
 
-    public async Task<ConvertedPdf> ConvertAsync(byte[] pdf, string param, bool withPageImages, CancellationToken ct)
-    {
-        var directory = Directory.CreateTempSubdirectory("infery-pdf-");
-        try
+    /// <summary>Pages converted for one request at most.</summary>
+    public int MaxPages => settings.MaxPages;
+
+    public Task<int> CountPagesAsync(byte[] pdf, string param, CancellationToken ct) =>
+        OnCopyAsync(pdf, param, ct, async (file, _, deadline) => PageCount(await RunAsync("pdfinfo", [file], param, deadline), param));
+
+    public Task<ConvertedPdf> ConvertAsync(byte[] pdf, int pages, string param, bool withPageImages, CancellationToken ct) =>
+        OnCopyAsync(pdf, param, ct, async (file, directory, deadline) =>
         {
-            var file = Path.Combine(directory.FullName, "document.pdf");
-            await File.WriteAllBytesAsync(file, pdf, ct);
-
-            var pages = PageCount(await RunAsync("pdfinfo", [file], param, ct), param);
-            if (pages > settings.MaxPages)
-                throw Refused(param, "pdf_too_many_pages", $"The PDF in `{param}` has {pages} pages; at most {settings.MaxPages} can be converted.");
-
-            var text = await RunAsync("pdftotext", ["-layout", "-enc", "UTF-8", file, "-"], param, ct);
+            var text = await RunAsync("pdftotext", ["-layout", "-enc", "UTF-8", file, "-"], param, deadline);
             var pageTexts = text.Split('\f');
             var perPage = new string[pages];
             for (var i = 0; i < pages; i++)
-                perPage[i] = i < pageTexts.Length ? pageTexts[i].Trim() : "";
-
-            var images = withPageImages ? await PageImagesAsync(file, directory.FullName, param, ct) : [];
+                perPage[i] = i < pageTexts.Length ? WithinPageBudget(pageTexts[i].Trim()) : "";
+            var images = withPageImages ? await PageImagesAsync(file, directory, param, deadline) : [];
             return new ConvertedPdf(perPage, images);
+        });
+
+    /// <summary>A page's text as far as the reservation counts a page's text (<see cref="FileTokens.PdfPageText"/>).</summary>
+    private static string WithinPageBudget(string text)
+    {
+        var kept = TokenEstimator.Truncate(text, FileTokens.PdfPageText - TruncatedMark.Length);
+        return kept.Length == text.Length ? text : kept + TruncatedMark;
+    }
+
+    private const string TruncatedMark = "\n[the rest of this page's text is left out]";
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on a temporary copy of the PDF, once one of the few conversion slots is free.
+    /// The timeout counts from then; the wait for a slot ends only with <paramref name="ct"/>.
+    /// </summary>
+    private async Task<T> OnCopyAsync<T>(byte[] pdf, string param, CancellationToken ct, Func<string, string, CancellationToken, Task<T>> work)
+    {
+        await running.WaitAsync(ct);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(settings.TimeoutMs);
+        DirectoryInfo? directory = null;
+        try
+        {
+            directory = Directory.CreateTempSubdirectory("infery-pdf-");
+            var file = Path.Combine(directory.FullName, "document.pdf");
+            await File.WriteAllBytesAsync(file, pdf, deadline.Token);
+            return await work(file, directory.FullName, deadline.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw Refused(param, "pdf_too_complex", $"The PDF in `{param}` could not be converted within {settings.TimeoutMs / 1000} seconds.");
         }
         finally
         {
-            directory.Delete(recursive: true);
+            running.Release();
+            try
+            {
+                directory?.Delete(recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The temporary directory is the system's to clear; the answer does not wait on it.
+            }
         }
     }
 
@@ -81,8 +123,8 @@ public sealed class PdfConverter(IOptions<PdfConversionOptions> options)
         throw Unreadable(param);
     }
 
-    /// <summary>Runs one tool to its end and returns what it wrote; a failure, a timeout or too much output refuses the PDF.</summary>
-    private async Task<string> RunAsync(string tool, IReadOnlyList<string> arguments, string param, CancellationToken ct)
+    /// <summary>Runs one tool to its end and returns what it wrote; a failure or too much output refuses the PDF.</summary>
+    private static async Task<string> RunAsync(string tool, IReadOnlyList<string> arguments, string param, CancellationToken ct)
     {
         var start = new ProcessStartInfo(tool)
         {
@@ -102,28 +144,26 @@ public sealed class PdfConverter(IOptions<PdfConversionOptions> options)
         {
             throw new PdfConversionException(new ApiError(StatusCodes.Status503ServiceUnavailable,
                 "PDF conversion is not available on this gateway right now. Send the PDF to a model with supportsPdf, or retry later.",
-                "server_error", param, "pdf_conversion_unavailable"));
+                "server_error", param, PdfConversionException.UnavailableCode));
         }
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(settings.TimeoutMs);
         try
         {
-            var output = ReadBoundedAsync(process.StandardOutput.BaseStream, timeout.Token);
-            var warnings = ReadBoundedAsync(process.StandardError.BaseStream, timeout.Token);
+            var output = ReadBoundedAsync(process.StandardOutput.BaseStream, ct);
+            var warnings = ReadBoundedAsync(process.StandardError.BaseStream, ct);
             var text = await output ?? throw Refused(param, "pdf_too_large", $"The PDF in `{param}` holds more text than can be converted.");
             await warnings;
-            await process.WaitForExitAsync(timeout.Token);
+            await process.WaitForExitAsync(ct);
             return process.ExitCode == 0 ? text : throw Unreadable(param);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            throw Refused(param, "pdf_too_complex", $"The PDF in `{param}` could not be converted within {settings.TimeoutMs / 1000} seconds.");
         }
         finally
         {
             if (!process.HasExited)
+            {
                 process.Kill(entireProcessTree: true);
+                // Its files go with the temporary directory, which it must have let go of first.
+                process.WaitForExit();
+            }
         }
     }
 
@@ -145,6 +185,6 @@ public sealed class PdfConverter(IOptions<PdfConversionOptions> options)
     private static PdfConversionException Unreadable(string param) =>
         Refused(param, "invalid_pdf", $"The file in `{param}` is not a PDF that can be read (it may be damaged or encrypted).");
 
-    private static PdfConversionException Refused(string param, string code, string message) =>
+    internal static PdfConversionException Refused(string param, string code, string message) =>
         new(ApiError.InvalidRequest(message, param, code));
 }

@@ -148,7 +148,7 @@ public sealed partial class SimulatorProvider : IChatProvider
             var finishReason = tool is null ? "stop" : "tool_calls";
             if (request.MaxTokens is { } maxTokens && TokenEstimator.Count(produced) > maxTokens)
             {
-                produced = CutToTokens(produced, maxTokens);
+                produced = TokenEstimator.Truncate(produced, maxTokens);
                 finishReason = "length";
             }
             completionTokens += TokenEstimator.Count(produced);
@@ -246,22 +246,6 @@ public sealed partial class SimulatorProvider : IChatProvider
                 end = at;
         }
         return text[..end];
-    }
-
-    /// <summary>The longest prefix that the estimator counts as <paramref name="maxTokens"/> tokens.</summary>
-    private static string CutToTokens(string text, int maxTokens)
-    {
-        var budget = (long)maxTokens * TokenEstimator.CharsPerToken;
-        var length = 0;
-        for (long weight = 0; length < text.Length; length++)
-        {
-            weight += TokenEstimator.Weight(text.AsSpan(length, 1));
-            if (weight > budget)
-                break;
-        }
-        if (length > 0 && char.IsHighSurrogate(text[length - 1]))
-            length--;
-        return text[..length];
     }
 
     /// <summary>Stream pieces of a word or two, longer runs split so no piece exceeds <see cref="MaxChunkChars"/>.</summary>

@@ -10,7 +10,7 @@ namespace Infery.Api.Tests.Features.Chat;
 /// <summary>Three models on one fake upstream: one reads PDFs, one sees images but not PDFs, one reads text only.</summary>
 public sealed class PdfModelsGateway() : FakeUpstreamGateway(
     url => Catalog([FakeProvider(url)], [Model("reads-pdf", vision: true, pdf: true), Model("sees-images", vision: true, pdf: false), Model("text-only", vision: false, pdf: false)]),
-    ConfiguredGatewayFactory.QuickRetries(("PdfConversion:PricePerPage", "0.001"), ("PdfConversion:PageImagePixels", "128")))
+    ConfiguredGatewayFactory.QuickRetries(("PdfConversion:PricePerPage", "0.001"), ("PdfConversion:PageImagePixels", "128"), ("PdfConversion:MaxPages", "3")))
 {
     private static string Model(string slug, bool vision, bool pdf) => $$"""
         { "slug": "{{slug}}", "provider": "fake", "upstream_model": "up-{{slug}}", "context_window": 128000, "max_output_tokens": 4096,
@@ -104,6 +104,22 @@ public sealed class PdfConversionTests(PdfModelsGateway fixture) : IClassFixture
         calls.ShouldBe(0);
         var account = await (await fixture.Gateway.AdminClient().GetAsync($"/admin/v1/workspaces/{workspace}")).JsonAsync();
         account["balance"]!.GetValue<string>().ShouldBe("10.000000");
+    }
+
+    [Fact]
+    public async Task More_pages_than_may_be_converted_for_one_request_are_refused_before_anything_is_reserved()
+    {
+        var calls = 0;
+        fixture.Upstream.Handler = ctx => { Interlocked.Increment(ref calls); return Task.CompletedTask; };
+        var (_, key) = await fixture.Gateway.NewWorkspaceWithKeyAsync(10);
+
+        var response = await SendAsync(key, "text-only", stream: false, TestPdf.DataUri("1", "2", "3", "4"));
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        var error = (await response.JsonAsync())["error"]!;
+        error["code"]!.GetValue<string>().ShouldBe("pdf_too_many_pages");
+        error["message"]!.GetValue<string>().ShouldContain("4 pages");
+        calls.ShouldBe(0);
     }
 
     private Task<HttpResponseMessage> SendAsync(string key, string model, bool stream, string pdfDataUri) =>

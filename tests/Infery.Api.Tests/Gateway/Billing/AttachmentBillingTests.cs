@@ -8,13 +8,16 @@ using static Infery.Api.Tests.Providers.Estimates.TestMedia;
 
 namespace Infery.Api.Tests.Gateway.Billing;
 
-/// <summary>A fake upstream model that reads images, audio and PDFs, at 1 credit per million input tokens and 2 per million output.</summary>
+/// <summary>
+/// Fake upstream models that read images, audio and PDFs, at 1 credit per million input tokens and 2 per million
+/// output; fake-mini counts images as gpt-4o-mini does, about 33 times the common rules.
+/// </summary>
 public sealed class AttachmentReadingGateway() : FakeUpstreamGateway(
-    url => Catalog([FakeProvider(url, firstByteMs: 10_000, idleMs: 10_000)], [ReaderModel]),
+    url => Catalog([FakeProvider(url, firstByteMs: 10_000, idleMs: 10_000)], [ReaderModel("fake-reader", ""), ReaderModel("fake-mini", "\"image_token_factor\": 33.34,")]),
     ConfiguredGatewayFactory.QuickRetries())
 {
-    private const string ReaderModel = """
-        { "slug": "fake-reader", "provider": "fake", "upstream_model": "up-reader", "context_window": 1000000, "max_output_tokens": 4096,
+    private static string ReaderModel(string slug, string extra) => $$"""
+        { "slug": "{{slug}}", "provider": "fake", "upstream_model": "up-reader", "context_window": 1000000, "max_output_tokens": 4096, {{extra}}
           "capabilities": { "vision": true, "pdf": true, "tools": false, "json_schema": false, "audio_input": true },
           "prices": { "input": 1, "output": 2 } }
         """;
@@ -41,6 +44,31 @@ public sealed class AttachmentBillingTests(AttachmentReadingGateway fixture) : I
     }
 
     [Fact]
+    public async Task A_pdf_whose_page_names_a_scan_cannot_see_is_charged_for_every_page_a_reader_sees()
+    {
+        var part = new JsonObject
+        {
+            ["type"] = "file",
+            ["file"] = new JsonObject
+            {
+                ["filename"] = "escaped.pdf",
+                ["file_data"] = Fakes.TestPdf.DataUri(Fakes.TestPdf.WithEscapedNames([.. Enumerable.Range(1, 12).Select(n => $"Page {n}")])),
+            },
+        };
+
+        await AssertChargedInFullAsync(part, promptTokens: 12 * 4_000);
+    }
+
+    [Fact]
+    public async Task An_image_to_a_model_that_counts_images_like_gpt_4o_mini_is_charged_for_every_token_it_counts()
+    {
+        var part = new JsonObject { ["type"] = "image_url", ["image_url"] = new JsonObject { ["url"] = DataUri("image/png", Png(1_024, 1_024)) } };
+
+        // gpt-4o-mini: 2,833 tokens and 5,667 for each of the image's four 512-pixel tiles.
+        await AssertChargedInFullAsync(part, promptTokens: 2_833 + 4 * 5_667, model: "fake-mini");
+    }
+
+    [Fact]
     public async Task A_long_chinese_prompt_is_charged_for_every_token_the_upstream_counts() =>
         await AssertChargedInFullAsync(new JsonObject { ["type"] = "text", ["text"] = new string('字', 20_000) }, promptTokens: 20_000);
 
@@ -61,14 +89,14 @@ public sealed class AttachmentBillingTests(AttachmentReadingGateway fixture) : I
         await AssertChargedInFullAsync(part, promptTokens: 16 * 258);
     }
 
-    private async Task AssertChargedInFullAsync(JsonObject part, int promptTokens)
+    private async Task AssertChargedInFullAsync(JsonObject part, int promptTokens, string model = "fake-reader")
     {
         fixture.Upstream.Handler = Reporting(promptTokens, completionTokens: 1);
         var (workspace, key) = await fixture.Gateway.NewWorkspaceWithKeyAsync(credits: 1);
 
         var response = await fixture.Gateway.KeyClient(key).PostAsJsonAsync("/v1/chat/completions", new JsonObject
         {
-            ["model"] = "fake-reader",
+            ["model"] = model,
             ["max_tokens"] = 1,
             ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = new JsonArray(part) }),
         });

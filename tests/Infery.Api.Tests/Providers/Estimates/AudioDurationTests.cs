@@ -22,36 +22,45 @@ public sealed class AudioDurationTests
         AudioDuration.Seconds(Base64(Wav(32_000, 64_000, declared)), "wav").ShouldBe(2.0, tolerance: 0.001);
 
     [Fact]
+    public void A_wav_that_states_a_higher_byte_rate_than_it_plays_lasts_as_long_as_it_plays()
+    {
+        var wav = Wav(byteRate: 8_000, dataBytes: 800_000);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(wav.AsSpan(28), int.MaxValue);
+
+        AudioDuration.Seconds(Base64(wav), "wav").ShouldBe(100.0);
+    }
+
+    [Fact]
     public void Pcm16_is_24_khz_mono_16_bit() =>
         AudioDuration.Seconds(Base64(new byte[96_000]), "pcm16").ShouldBe(2.0);
 
     [Fact]
-    public void An_mp3_lasts_its_size_at_the_bitrate_of_its_first_frame()
+    public void An_mp3_lasts_its_size_at_the_lowest_bitrate_of_its_mpeg_version_whatever_its_first_frame_says()
     {
-        // MPEG-1 Layer III at 128 kbit/s: 16,000 bytes a second.
-        AudioDuration.Seconds(Base64(Mp3(48_000)), "mp3").ShouldBe(3.0);
-        // MPEG-2 Layer III at 64 kbit/s: 8,000 bytes a second.
-        AudioDuration.Seconds(Base64(Mp3(48_000, versionAndLayer: 0xF3, bitrateByte: 0x80)), "mp3").ShouldBe(6.0);
+        // MPEG-1 Layer III, first frame at 128 kbit/s: counted at 32 kbit/s, 4,000 bytes a second.
+        AudioDuration.Seconds(Base64(Mp3(48_000)), "mp3").ShouldBe(12.0);
+        // MPEG-2 Layer III, first frame at 64 kbit/s: counted at 8 kbit/s, 1,000 bytes a second.
+        AudioDuration.Seconds(Base64(Mp3(48_000, versionAndLayer: 0xF3, bitrateByte: 0x80)), "mp3").ShouldBe(48.0);
     }
 
     [Fact]
     public void An_id3_tag_before_the_first_frame_is_skipped_and_not_counted_as_audio() =>
-        AudioDuration.Seconds(Base64(Mp3(16_000 + 5_010, id3TagBytes: 5_000)), "mp3").ShouldBe(1.0, tolerance: 0.001);
+        AudioDuration.Seconds(Base64(Mp3(16_000 + 5_010, id3TagBytes: 5_000)), "mp3").ShouldBe(4.0, tolerance: 0.001);
 
     [Theory]
     [InlineData("webm")]
     [InlineData("flac")]
-    public void Other_formats_are_taken_at_8_kbits_a_second(string format) =>
-        AudioDuration.Seconds(Base64(new byte[30_000]), format).ShouldBe(30.0);
+    public void Other_formats_are_taken_at_6_kbits_a_second(string format) =>
+        AudioDuration.Seconds(Base64(new byte[30_000]), format).ShouldBe(40.0);
 
     [Fact]
-    public void A_wav_or_mp3_whose_header_cannot_be_read_is_taken_at_8_kbits_a_second()
+    public void A_wav_or_mp3_whose_header_cannot_be_read_is_taken_at_6_kbits_a_second()
     {
-        AudioDuration.Seconds(Base64(new byte[30_000]), "wav").ShouldBe(30.0);
-        AudioDuration.Seconds(Base64(new byte[30_000]), "mp3").ShouldBe(30.0);
+        AudioDuration.Seconds(Base64(new byte[30_000]), "wav").ShouldBe(40.0);
+        AudioDuration.Seconds(Base64(new byte[30_000]), "mp3").ShouldBe(40.0);
         // A free-format bitrate says nothing about the length.
-        AudioDuration.Seconds(Base64(Mp3(30_000, bitrateByte: 0x00)), "mp3").ShouldBe(30.0);
-        AudioDuration.Seconds(Base64(Wav(0, 30_000)[..60]), "wav").ShouldBe(60 / 1000.0);
+        AudioDuration.Seconds(Base64(Mp3(30_000, bitrateByte: 0x00)), "mp3").ShouldBe(40.0);
+        AudioDuration.Seconds(Base64(Wav(0, 30_000)[..60]), "wav").ShouldBe(60 / 750.0);
     }
 
     [Fact]
