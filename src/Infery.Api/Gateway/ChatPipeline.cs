@@ -66,11 +66,16 @@ public sealed class ChatPipeline(
         PdfAttachments? pdfs;
         try
         {
-            pdfs = await PdfAttachments.InspectAsync(request, chain, pdfConverter, http.RequestAborted);
+            pdfs = await PdfAttachments.InspectAsync(request, chain, pdfConverter, http.RequestAborted, drain.GraceOver);
         }
         catch (PdfConversionException e)
         {
             await e.Error.WriteAsync(http.Response);
+            return;
+        }
+        catch (OperationCanceledException) when (Stopping && !http.RequestAborted.IsCancellationRequested)
+        {
+            await ShuttingDown.WriteAsync(http.Response);
             return;
         }
         request = pdfs?.Request ?? request;
@@ -302,7 +307,7 @@ public sealed class ChatPipeline(
 
         if (outcome != "completed")
             IdempotencyKeys.DoNotKeep(http);
-        usage = ChargeableUsage(usage, ranToEnd: outcome == "completed", attempt.PromptEstimate, receivedChars);
+        usage = ChargeableUsage(usage, ranToEnd: outcome == "completed", PromptEstimateFor(attempt.Model, attempt.Call.Request, attempt.PromptEstimate), receivedChars);
         long charged;
         try
         {
@@ -357,9 +362,9 @@ public sealed class ChatPipeline(
         return await billing.SettleAsync(authorized, attempt.Reservation, served, cost, attempt.Fallbacks);
     }
 
-    /// <summary>The prompt as <paramref name="model"/> counts it: the common estimate, unless it counts images higher.</summary>
+    /// <summary>The prompt as <paramref name="model"/> counts it: the common estimate, unless it counts the request's images higher.</summary>
     private static int PromptEstimateFor(CatalogModel model, ChatRequest request, int commonEstimate) =>
-        model.ImageTokenFactor == 1 ? commonEstimate : TokenEstimator.EstimatePrompt(request, model.ImageTokenFactor);
+        model.ImageTokenFactor == 1 || !TokenEstimator.HasImagesOrFiles(request) ? commonEstimate : TokenEstimator.EstimatePrompt(request, model.ImageTokenFactor);
 
     private static bool ConvertsPdfs(PdfAttachments? pdfs, CatalogModel model) => pdfs is not null && !model.Capabilities.Pdf;
 

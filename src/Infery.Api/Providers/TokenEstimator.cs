@@ -39,6 +39,19 @@ public static class TokenEstimator
     public static long Weight(ReadOnlySpan<char> text) =>
         Ascii.IsValid(text) ? text.Length : text.Length + (CharsPerToken - 1) * (long)NonAsciiChars(text);
 
+    /// <summary>Whether the request carries parts whose estimate depends on how a model counts images.</summary>
+    public static bool HasImagesOrFiles(ChatRequest request)
+    {
+        for (var i = 0; i < request.Messages.Count; i++)
+        {
+            var content = request.Messages[i].Content;
+            for (var j = 0; j < content.Count; j++)
+                if (content[j] is ImagePart or FilePart)
+                    return true;
+        }
+        return false;
+    }
+
     /// <summary>The longest prefix of a text that counts as at most <paramref name="maxTokens"/> tokens.</summary>
     public static string Truncate(string text, int maxTokens)
     {

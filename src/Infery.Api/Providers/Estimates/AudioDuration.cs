@@ -3,9 +3,9 @@ using System.Buffers.Binary;
 namespace Infery.Api.Providers.Estimates;
 
 /// <summary>
-/// How long a base64 audio clip plays at most, by what its format states: a WAV header's rates and data size, the
-/// lowest bitrate an MP3's MPEG version allows, pcm16's fixed rate. A clip whose encoding states nothing readable
-/// is taken to be at 6 kbit/s, the lowest bitrate of the speech codecs (Opus), so its length errs long, never short.
+/// How long a base64 audio clip plays at most: a PCM WAV by its header's rates and data size, an MP3 at the lowest
+/// bitrate MP3 has (8 kbit/s), pcm16 at its fixed rate. Anything else, compressed WAV included, is taken to be at
+/// 6 kbit/s, the lowest bitrate of the speech codecs (Opus), so its length errs long, never short.
 /// </summary>
 internal static class AudioDuration
 {
@@ -15,9 +15,8 @@ internal static class AudioDuration
     /// <summary>6 kbit/s.</summary>
     public const int FallbackBytesPerSecond = 750;
 
-    /// <summary>The lowest Layer III bitrates in kbit/s: MPEG-1, and MPEG-2 and 2.5.</summary>
-    private const int Mpeg1LowestKilobits = 32;
-    private const int Mpeg2LowestKilobits = 8;
+    /// <summary>The lowest Layer III bitrate (MPEG-2.5), in bytes a second: a file's frames may each have their own.</summary>
+    public const int Mp3LowestBytesPerSecond = 1_000;
 
     /// <summary>Seconds of audio in <paramref name="base64"/>, given its format (wav, mp3, pcm16, webm...).</summary>
     public static double Seconds(ReadOnlySpan<char> base64, string format)
@@ -33,9 +32,10 @@ internal static class AudioDuration
     }
 
     /// <summary>
-    /// RIFF chunks from the start to the "data" chunk: "fmt " holds the rates, "data" the size of the samples.
-    /// Decoders play sample rate × block align bytes a second whatever the header's byte rate says, so the lower of
-    /// the two counts. A size of 0 or one past the end (as streaming writers leave it) gives way to what the payload holds.
+    /// RIFF chunks from the start to the "data" chunk: "fmt " holds the format and rates, "data" the size of the
+    /// samples. Only PCM plays sample rate × block align bytes a second, whatever the header's byte rate says, so
+    /// the lower of the two counts; a compressed format's block holds many samples, and tells nothing. A size of 0
+    /// or one past the end (as streaming writers leave it) gives way to what the payload holds.
     /// </summary>
     private static double? Wav(ReadOnlySpan<char> base64, long size)
     {
@@ -63,6 +63,8 @@ internal static class AudioDuration
                 if (chunkSize < 16 || reader.Read(header) < 16)
                     return null;
                 // Format tag and channels, then the sample rate, the byte rate and the block align.
+                if (BinaryPrimitives.ReadUInt16LittleEndian(header) is not (PcmFormat or FloatFormat or ExtensibleFormat))
+                    return null;
                 var played = (ulong)BinaryPrimitives.ReadUInt32LittleEndian(header[4..]) * BinaryPrimitives.ReadUInt16LittleEndian(header[12..]);
                 var stated = BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
                 byteRate = (uint)Math.Min(stated == 0 ? played : stated, played == 0 ? stated : played);
@@ -75,9 +77,12 @@ internal static class AudioDuration
         return null;
     }
 
+    /// <summary>WAV format tags of uncompressed samples: integer PCM, float, and the extensible header (PCM in practice).</summary>
+    private const ushort PcmFormat = 1, FloatFormat = 3, ExtensibleFormat = 0xFFFE;
+
     /// <summary>
-    /// The audio after any ID3v2 tag, at the lowest bitrate of its first frame's MPEG version: the first frame's own
-    /// bitrate need not hold for the rest, with a variable bitrate or a frame put first to shorten the estimate.
+    /// The audio after any ID3v2 tag, at MP3's lowest bitrate: the first frame's own bitrate need not hold for the
+    /// rest, with a variable bitrate or a frame put first to shorten the estimate.
     /// </summary>
     private static double? Mp3(ReadOnlySpan<char> base64, long size)
     {
@@ -94,23 +99,14 @@ internal static class AudioDuration
             if (reader.Skip(start - 10) < start - 10 || reader.Read(header[..4]) < 4)
                 return null;
         }
-        return LowestBitrate(header[..4]) is { } kilobits ? (double)(size - start) * 8 / (kilobits * 1000) : null;
+        return IsLayer3Frame(header[..4]) ? (double)(size - start) / Mp3LowestBytesPerSecond : null;
     }
 
     /// <summary>
-    /// The lowest bitrate of a Layer III frame header's MPEG version: the header is 11 sync bits, the version
-    /// (2 bits), the layer (2), a CRC flag, then the bitrate index (4).
+    /// A Layer III frame header: 11 sync bits, the MPEG version (2 bits), the layer (2), a CRC flag, then the
+    /// bitrate index (4), which is neither 0 (a free format) nor 15 (invalid).
     /// </summary>
-    private static int? LowestBitrate(ReadOnlySpan<byte> frame)
-    {
-        if (frame[0] != 0xFF || (frame[1] & 0xE0) != 0xE0)
-            return null;
-        var version = (frame[1] >> 3) & 0b11;
-        var layer = (frame[1] >> 1) & 0b11;
-        // Bitrate index 0 is a free format, 15 invalid: neither tells the version's range holds.
-        var index = frame[2] >> 4;
-        if (version == 0b01 || layer != 0b01 || index is 0 or 15)
-            return null;
-        return version == 0b11 ? Mpeg1LowestKilobits : Mpeg2LowestKilobits;
-    }
+    private static bool IsLayer3Frame(ReadOnlySpan<byte> frame) =>
+        frame[0] == 0xFF && (frame[1] & 0xE0) == 0xE0 && ((frame[1] >> 3) & 0b11) != 0b01 && ((frame[1] >> 1) & 0b11) == 0b01
+        && (frame[2] >> 4) is not (0 or 15);
 }

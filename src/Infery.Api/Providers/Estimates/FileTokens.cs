@@ -27,10 +27,13 @@ internal static class FileTokens
     {
         if (file.FileData is null)
             return ById;
+        // A PDF the gateway has read, whatever its media type says.
+        if (file.Pages is { } pages)
+            return pages * PdfPage(imageTokenFactor);
         // Bare base64 without a data: prefix, which the Anthropic adapter also takes, is read as such.
         var data = InlineData.TryParse(file.FileData, out var parsed) ? parsed : new InlineData("", file.FileData);
         if (data.IsA("application/pdf") || IsPdf(data.Base64))
-            return (file.Pages ?? PdfPages.Count(data.Base64)) * (PdfPageText + (long)Math.Ceiling(PdfPageImage * imageTokenFactor));
+            return PdfPages.Count(data.Base64) * PdfPage(imageTokenFactor);
         // Providers that take images and audio as files read them as they read image and audio parts.
         if (data.IsOfKind("image"))
             return (long)Math.Ceiling(ImageTokens.ForPayload(data.Base64, lowDetail: false) * imageTokenFactor);
@@ -38,6 +41,8 @@ internal static class FileTokens
             return AudioTokens.ForSeconds(AudioDuration.Seconds(data.Base64, AudioFormat(data.MediaType)));
         return (Base64Reader.DecodedLength(data.Base64) + BytesPerToken - 1) / BytesPerToken;
     }
+
+    private static long PdfPage(double imageTokenFactor) => PdfPageText + (long)Math.Ceiling(PdfPageImage * imageTokenFactor);
 
     private static bool IsPdf(ReadOnlySpan<char> base64)
     {

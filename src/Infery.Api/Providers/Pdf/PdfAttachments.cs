@@ -49,52 +49,77 @@ public sealed class PdfAttachments
     /// itself (the estimate then finds the pages on its own).
     /// </summary>
     public static async Task<PdfAttachments?> InspectAsync(
-        ChatRequest request, IReadOnlyList<CatalogModel> chain, PdfConverter converter, CancellationToken ct)
+        ChatRequest request, IReadOnlyList<CatalogModel> chain, PdfConverter converter, CancellationToken requestAborted, CancellationToken graceOver)
     {
+        var needsConversion = false;
         Dictionary<string, Attached>? byDataUri = null;
+        var pages = 0;
         List<ChatMessage>? counted = null;
-        for (var i = 0; i < request.Messages.Count; i++)
+        // Linked only once a PDF is found: a request without one goes through without it.
+        CancellationTokenSource? cut = null;
+        try
         {
-            var content = request.Messages[i].Content;
-            List<ContentPart>? countedContent = null;
-            for (var j = 0; j < content.Count; j++)
+            for (var i = 0; i < request.Messages.Count; i++)
             {
-                if (content[j] is not FilePart { FileData: { } dataUri } file || !IsPdf(file, out var payload))
-                    continue;
-                byDataUri ??= new Dictionary<string, Attached>(StringComparer.Ordinal);
-                if (!byDataUri.TryGetValue(dataUri, out var pdf))
+                var content = request.Messages[i].Content;
+                List<ContentPart>? countedContent = null;
+                for (var j = 0; j < content.Count; j++)
                 {
-                    var param = $"messages[{i}].content[{j}]";
-                    var bytes = Convert.FromBase64String(payload);
-                    int pages;
-                    try
+                    if (content[j] is not FilePart { FileData: { } dataUri } file)
+                        continue;
+                    // The same data again is the same PDF, whatever the part calls it.
+                    if (byDataUri?.TryGetValue(dataUri, out var pdf) != true)
                     {
-                        pages = await converter.CountPagesAsync(bytes, param, ct);
+                        if (!IsPdf(file, out var payload))
+                            continue;
+                        if (byDataUri is null)
+                        {
+                            byDataUri = new Dictionary<string, Attached>(StringComparer.Ordinal);
+                            needsConversion = !chain.All(m => m.Capabilities.Pdf);
+                            cut = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, graceOver);
+                        }
+                        var param = $"messages[{i}].content[{j}]";
+                        if (byDataUri.Count == MaxPdfs)
+                            throw PdfConverter.Refused(param, "too_many_pdfs", $"A request may attach at most {MaxPdfs} different PDFs; `{param}` is one more.");
+                        var bytes = Convert.FromBase64String(payload);
+                        int pageCount;
+                        try
+                        {
+                            pageCount = await converter.CountPagesAsync(bytes, param, cut!.Token);
+                        }
+                        catch (PdfConversionException e) when (e.ToolsMissing && !needsConversion)
+                        {
+                            return null;
+                        }
+                        pdf = new Attached(Shortened(file.Filename ?? "document.pdf"), param, bytes, pageCount);
+                        pages += pdf.Pages;
+                        if (needsConversion && pages > converter.MaxPages)
+                            throw PdfConverter.Refused(param, "pdf_too_many_pages",
+                                $"The PDFs attached have {pages} pages or more together; at most {converter.MaxPages} can be converted for one request.");
+                        byDataUri[dataUri] = pdf;
                     }
-                    catch (PdfConversionException e) when (e.ToolsMissing && chain.All(m => m.Capabilities.Pdf))
-                    {
-                        return null;
-                    }
-                    byDataUri[dataUri] = pdf = new Attached(file.Filename ?? "document.pdf", param, bytes, pages);
+                    countedContent ??= [.. content];
+                    countedContent[j] = file with { Pages = pdf!.Pages };
                 }
-                countedContent ??= [.. content];
-                countedContent[j] = file with { Pages = pdf.Pages };
-            }
-            if (countedContent is not null)
-            {
-                counted ??= [.. request.Messages];
-                counted[i] = request.Messages[i] with { Content = countedContent };
+                if (countedContent is not null)
+                {
+                    counted ??= [.. request.Messages];
+                    counted[i] = request.Messages[i] with { Content = countedContent };
+                }
             }
         }
-        if (byDataUri is null)
-            return null;
-
-        var attachments = new PdfAttachments(chain, byDataUri, request with { Messages = counted! });
-        if (attachments.NeedsConversion && attachments.Pages > converter.MaxPages)
-            throw PdfConverter.Refused(byDataUri.Values.Last().Param, "pdf_too_many_pages",
-                $"The PDFs attached have {attachments.Pages} pages together; at most {converter.MaxPages} can be converted for one request.");
-        return attachments;
+        finally
+        {
+            cut?.Dispose();
+        }
+        return byDataUri is null ? null : new PdfAttachments(chain, byDataUri, request with { Messages = counted! });
     }
+
+    /// <summary>Different PDFs one request may attach: each is read before anything is reserved.</summary>
+    public const int MaxPdfs = 20;
+
+    /// <summary>A file name as each converted page's heading gives it: short, since the heading is repeated on every page.</summary>
+    private static string Shortened(string name) => name.Length <= 100 ? name : name[..100] + "…";
 
     /// <summary>Converts every PDF for the models of the chain that cannot read PDFs; images only if one of them sees.</summary>
     public async Task ConvertAsync(PdfConverter converter, CancellationToken ct)

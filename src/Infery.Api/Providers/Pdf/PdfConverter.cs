@@ -26,8 +26,8 @@ public sealed class PdfConversionException(ApiError error) : Exception(error.Mes
 
 /// <summary>
 /// Reads and converts PDFs with poppler's command-line tools (pdfinfo, pdftotext, pdftoppm), on a temporary copy
-/// that is deleted afterwards. A few run at once, each under a timeout and with its output bounded, so a hostile
-/// PDF costs at most that. Each page's text is cut to what the reservation counts a page as.
+/// that is deleted afterwards. One runs per core at a time, each under a timeout and with its output bounded, so a
+/// hostile PDF costs at most that. Each page's text is cut to what the reservation counts a page as.
 /// </summary>
 public sealed class PdfConverter(IOptions<PdfConversionOptions> options)
 {
@@ -65,12 +65,14 @@ public sealed class PdfConverter(IOptions<PdfConversionOptions> options)
     private const string TruncatedMark = "\n[the rest of this page's text is left out]";
 
     /// <summary>
-    /// Runs <paramref name="work"/> on a temporary copy of the PDF, once one of the few conversion slots is free.
-    /// The timeout counts from then; the wait for a slot ends only with <paramref name="ct"/>.
+    /// Runs <paramref name="work"/> on a temporary copy of the PDF, once one of the conversion slots (one per core)
+    /// is free. A request that waits a whole timeout for one is told to retry; the timeout of the work counts from then.
     /// </summary>
     private async Task<T> OnCopyAsync<T>(byte[] pdf, string param, CancellationToken ct, Func<string, string, CancellationToken, Task<T>> work)
     {
-        await running.WaitAsync(ct);
+        if (!await running.WaitAsync(settings.TimeoutMs, ct))
+            throw new PdfConversionException(new ApiError(StatusCodes.Status503ServiceUnavailable,
+                "The gateway is busy converting other PDFs; retry shortly.", "server_error", param, "pdf_conversion_busy"));
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(settings.TimeoutMs);
         DirectoryInfo? directory = null;

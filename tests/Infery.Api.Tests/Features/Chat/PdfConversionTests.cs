@@ -122,6 +122,31 @@ public sealed class PdfConversionTests(PdfModelsGateway fixture) : IClassFixture
         calls.ShouldBe(0);
     }
 
+    [Fact]
+    public async Task More_than_twenty_different_pdfs_are_refused_before_anything_is_reserved()
+    {
+        var calls = 0;
+        fixture.Upstream.Handler = ctx => { Interlocked.Increment(ref calls); return Task.CompletedTask; };
+        var (_, key) = await fixture.Gateway.NewWorkspaceWithKeyAsync(10);
+        var parts = new JsonArray(Enumerable.Range(1, 21).Select(n => (JsonNode)new JsonObject
+        {
+            ["type"] = "file",
+            ["file"] = new JsonObject { ["filename"] = $"{n}.pdf", ["file_data"] = TestPdf.DataUri($"PDF {n}") },
+        }).ToArray());
+
+        var response = await fixture.Gateway.KeyClient(key).PostAsJsonAsync("/v1/chat/completions", new JsonObject
+        {
+            ["model"] = "reads-pdf",
+            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = parts }),
+        });
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        var error = (await response.JsonAsync())["error"]!;
+        error["code"]!.GetValue<string>().ShouldBe("too_many_pdfs");
+        error["param"]!.GetValue<string>().ShouldBe("messages[0].content[20]");
+        calls.ShouldBe(0);
+    }
+
     private Task<HttpResponseMessage> SendAsync(string key, string model, bool stream, string pdfDataUri) =>
         fixture.Gateway.KeyClient(key).PostAsJsonAsync("/v1/chat/completions", new JsonObject
         {

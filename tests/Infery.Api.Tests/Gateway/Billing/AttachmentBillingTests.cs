@@ -60,6 +60,19 @@ public sealed class AttachmentBillingTests(AttachmentReadingGateway fixture) : I
     }
 
     [Fact]
+    public async Task A_pdf_sent_as_an_octet_stream_behind_stray_bytes_is_charged_for_every_page()
+    {
+        var pdf = Fakes.TestPdf.WithPages([.. Enumerable.Range(1, 12).Select(n => $"Page {n}")]);
+        var part = new JsonObject
+        {
+            ["type"] = "file",
+            ["file"] = new JsonObject { ["filename"] = "scan.pdf", ["file_data"] = DataUri("application/octet-stream", [.. "xx\n"u8, .. pdf]) },
+        };
+
+        await AssertChargedInFullAsync(part, promptTokens: 12 * 4_000);
+    }
+
+    [Fact]
     public async Task An_image_to_a_model_that_counts_images_like_gpt_4o_mini_is_charged_for_every_token_it_counts()
     {
         var part = new JsonObject { ["type"] = "image_url", ["image_url"] = new JsonObject { ["url"] = DataUri("image/png", Png(1_024, 1_024)) } };

@@ -35,17 +35,25 @@ public sealed class AudioDurationTests
         AudioDuration.Seconds(Base64(new byte[96_000]), "pcm16").ShouldBe(2.0);
 
     [Fact]
-    public void An_mp3_lasts_its_size_at_the_lowest_bitrate_of_its_mpeg_version_whatever_its_first_frame_says()
+    public void An_mp3_lasts_its_size_at_mp3s_lowest_bitrate_whatever_its_first_frame_says()
     {
-        // MPEG-1 Layer III, first frame at 128 kbit/s: counted at 32 kbit/s, 4,000 bytes a second.
-        AudioDuration.Seconds(Base64(Mp3(48_000)), "mp3").ShouldBe(12.0);
-        // MPEG-2 Layer III, first frame at 64 kbit/s: counted at 8 kbit/s, 1,000 bytes a second.
+        // MPEG-1 Layer III, first frame at 128 kbit/s, and MPEG-2 at 64: both counted at 8 kbit/s, 1,000 bytes a second.
+        AudioDuration.Seconds(Base64(Mp3(48_000)), "mp3").ShouldBe(48.0);
         AudioDuration.Seconds(Base64(Mp3(48_000, versionAndLayer: 0xF3, bitrateByte: 0x80)), "mp3").ShouldBe(48.0);
     }
 
     [Fact]
     public void An_id3_tag_before_the_first_frame_is_skipped_and_not_counted_as_audio() =>
-        AudioDuration.Seconds(Base64(Mp3(16_000 + 5_010, id3TagBytes: 5_000)), "mp3").ShouldBe(4.0, tolerance: 0.001);
+        AudioDuration.Seconds(Base64(Mp3(16_000 + 5_010, id3TagBytes: 5_000)), "mp3").ShouldBe(16.0, tolerance: 0.01);
+
+    [Fact]
+    public void A_compressed_wav_is_taken_at_6_kbits_a_second_whatever_its_rates_say()
+    {
+        var adpcm = Wav(byteRate: 8_000, dataBytes: 30_000);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(adpcm.AsSpan(20), 0x0011);
+
+        AudioDuration.Seconds(Base64(adpcm), "wav").ShouldBe(adpcm.Length / 750.0, tolerance: 0.01);
+    }
 
     [Theory]
     [InlineData("webm")]

@@ -31,8 +31,8 @@ public sealed class FileTokensTests
     {
         FileTokens.Estimate(new FilePart("banner.png", DataUri("image/png", Png(2048, 768)), null)).ShouldBe(1445);
         FileTokens.Estimate(new FilePart("clip.wav", DataUri("audio/wav", Wav(32_000, 96_000)), null)).ShouldBe(3 * AudioTokens.PerSecond);
-        // At the lowest MPEG-1 Layer III bitrate, 32 kbit/s: 12 seconds.
-        FileTokens.Estimate(new FilePart("clip.mp3", DataUri("audio/mpeg", Mp3(48_000)), null)).ShouldBe(12 * AudioTokens.PerSecond);
+        // At MP3's lowest bitrate, 8 kbit/s: 48 seconds.
+        FileTokens.Estimate(new FilePart("clip.mp3", DataUri("audio/mpeg", Mp3(48_000)), null)).ShouldBe(48 * AudioTokens.PerSecond);
     }
 
     [Fact]
