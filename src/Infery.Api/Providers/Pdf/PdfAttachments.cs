@@ -25,14 +25,13 @@ public sealed class PdfAttachments
         public ConvertedPdf? Converted { get; set; }
     }
 
-    private PdfAttachments(IReadOnlyList<CatalogModel> chain, Dictionary<string, Attached> byDataUri, ChatRequest counted)
+    private PdfAttachments(IReadOnlyList<CatalogModel> chain, Dictionary<string, Attached> byDataUri, ChatRequest counted, int pages, bool needsConversion)
     {
         this.chain = chain;
         this.byDataUri = byDataUri;
         Request = counted;
-        foreach (var pdf in byDataUri.Values)
-            Pages += pdf.Pages;
-        NeedsConversion = !chain.All(m => m.Capabilities.Pdf);
+        Pages = pages;
+        NeedsConversion = needsConversion;
     }
 
     /// <summary>The request as sent, with each PDF part's page count on it.</summary>
@@ -112,7 +111,7 @@ public sealed class PdfAttachments
         {
             cut?.Dispose();
         }
-        return byDataUri is null ? null : new PdfAttachments(chain, byDataUri, request with { Messages = counted! });
+        return byDataUri is null ? null : new PdfAttachments(chain, byDataUri, request with { Messages = counted! }, pages, needsConversion);
     }
 
     /// <summary>Different PDFs one request may attach: each is read before anything is reserved.</summary>
