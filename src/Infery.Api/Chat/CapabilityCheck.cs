@@ -4,8 +4,8 @@ using Infery.Api.Http;
 namespace Infery.Api.Chat;
 
 /// <summary>
-/// Refuses, before anything is reserved or sent, a request that uses an input the chosen model cannot take,
-/// or asks for a longer answer than it can write.
+/// Refuses, before anything is reserved or sent, a request that uses an input the chosen model cannot take, a file
+/// by id (there is no Files API to resolve it yet), or asks for a longer answer than it can write.
 /// PDF files pass for every model: the gateway converts them for models that cannot read PDFs.
 /// </summary>
 public static class CapabilityCheck
@@ -19,6 +19,10 @@ public static class CapabilityCheck
             for (var j = 0; j < content.Count; j++)
             {
                 var param = $"messages[{i}].content[{j}]";
+                if (content[j] is FilePart { FileId: not null })
+                    return ApiError.InvalidRequest(
+                        $"`{param}.file.file_id` refers to an uploaded file, and this gateway has no Files API yet. Send the file inline as `file_data`.",
+                        $"{param}.file.file_id", "file_id_not_supported");
                 if (content[j] is AudioPart && !capabilities.AudioInput)
                     return Unsupported(model, param, "audio_not_supported_by_model",
                         "does not accept audio input. Transcribe the audio with /v1/audio/transcriptions and send the text instead.");

@@ -113,6 +113,16 @@ public class CapabilityCheckTests
         CapabilityCheck.Check(Request(Text, ""","response_format":{"type":"json_object"}"""), Model(TextOnly)).ShouldBeNull();
 
     [Fact]
+    public void A_file_by_id_is_refused_for_every_model_until_there_is_a_files_api()
+    {
+        var error = CapabilityCheck.Check(Request($"{Text},{{\"type\":\"file\",\"file\":{{\"file_id\":\"file-abc\"}}}}"), Model(Everything)).ShouldNotBeNull();
+
+        error.Status.ShouldBe(400);
+        error.Code.ShouldBe("file_id_not_supported");
+        error.Param.ShouldBe("messages[1].content[1].file.file_id");
+    }
+
+    [Fact]
     public void A_pdf_to_a_model_without_native_pdf_is_allowed_for_conversion() =>
         CapabilityCheck.Check(Request($"{Text},{Pdf}"), Model(Everything with { Pdf = false })).ShouldBeNull();
 
