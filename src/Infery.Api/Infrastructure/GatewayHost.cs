@@ -68,6 +68,8 @@ public static class GatewayHost
         services.AddSingleton<Aggregates>();
 
         services.AddSingleton<KeyDirectory>();
+        services.Configure<FailedKeyLookupsOptions>(builder.Configuration.GetSection(FailedKeyLookupsOptions.Section));
+        services.AddSingleton<FailedKeyLookups>();
         services.AddSingleton(new CreditLeaseOptions());
         services.AddSingleton<CreditAccounts>();
         services.AddHostedService<CreditLeaseKeeper>();

@@ -1,9 +1,5 @@
 using System.Diagnostics;
-using System.Net;
 using Infery.Api.Tests.Fixtures;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Infery.Api.Tests.Clients;
 
@@ -11,14 +7,8 @@ namespace Infery.Api.Tests.Clients;
 /// The official openai Node SDK against the gateway on a real loopback port: clients/node/check.mjs makes the
 /// basic calls a migrating user would and exits non-zero on any surprise.
 /// </summary>
-public sealed class NodeSdkCheckTests(NodeSdkCheckTests.LoopbackGateway gateway) : IClassFixture<NodeSdkCheckTests.LoopbackGateway>
+public sealed class NodeSdkCheckTests(LoopbackGateway gateway) : IClassFixture<LoopbackGateway>
 {
-    public sealed class LoopbackGateway : GatewayFactory
-    {
-        public LoopbackGateway() => UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
-
-        public Uri BaseAddress => new(Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
-    }
 
     [Fact]
     public async Task The_node_check_passes()

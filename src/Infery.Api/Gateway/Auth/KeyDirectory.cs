@@ -44,6 +44,10 @@ public sealed class KeyDirectory(NpgsqlDataSource dataSource)
         return CryptographicOperations.FixedTimeEquals(entry.Hash, hash) ? entry : null;
     }
 
+    /// <summary>Whether the key is known here already, or being read: looking it up costs the database nothing more.</summary>
+    public bool IsCached(string plaintextKey) =>
+        ApiKeySecret.LooksValid(plaintextKey) && byHash.ContainsKey(Convert.ToHexStringLower(ApiKeySecret.Hash(plaintextKey)));
+
     public void Forget(string hashHex) => byHash.TryRemove(hashHex, out _);
 
     /// <summary>After a lost LISTEN connection a revocation may have been missed: start over from the database.</summary>

@@ -2,6 +2,7 @@ using Infery.Api.Gateway;
 using Infery.Api.Gateway.Billing;
 using Infery.Api.Tests.Fixtures;
 using Npgsql;
+using Infery.Api.Tests.Fakes;
 
 namespace Infery.Api.Tests.Gateway.Billing;
 
@@ -56,16 +57,5 @@ public sealed class CreditLeaseRenewalTests(GatewayFactory gateway) : IClassFixt
             clock.Advance(TimeSpan.FromSeconds(1));
             await accounts.MaintainAsync(CancellationToken.None);
         }
-    }
-
-    private sealed class ManualClock : TimeProvider
-    {
-        private long ticks;
-
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-        public override long GetTimestamp() => ticks;
-
-        public void Advance(TimeSpan by) => ticks += by.Ticks;
     }
 }
