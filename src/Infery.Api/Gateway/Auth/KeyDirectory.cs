@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net;
 using System.Security.Cryptography;
 using Npgsql;
 
@@ -7,23 +8,38 @@ namespace Infery.Api.Gateway.Auth;
 /// <summary>A key as the gateway needs it on every request.</summary>
 public sealed record KeyEntry(string KeyId, string WorkspaceId, string? MemberId, string Preset, int Rpm, byte[] Hash);
 
+/// <summary>The key found, or none; <see cref="RetryAfter"/> is above zero when it was not looked up at all.</summary>
+public readonly record struct KeyLookup(KeyEntry? Key, TimeSpan RetryAfter);
+
 /// <summary>
 /// The key directory, cached in memory: the first request with a key reads it from the database, later ones
 /// cost nothing. Requests that bring the same uncached key at once share that one read: a gateway starting, or
 /// emptying its cache, under load would otherwise open a connection per request in flight. A revocation anywhere
 /// reaches this cache through NOTIFY (<see cref="Forget"/>).
 /// </summary>
-public sealed class KeyDirectory(NpgsqlDataSource dataSource)
+public sealed class KeyDirectory(NpgsqlDataSource dataSource, FailedKeyLookups failedLookups)
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<KeyEntry?>>> byHash = new(StringComparer.Ordinal);
 
-    public async ValueTask<KeyEntry?> FindAsync(string plaintextKey, CancellationToken ct)
+    /// <summary>
+    /// The key's entry; none when it is unknown, or when <paramref name="from"/> brought too many unknown keys of
+    /// late (then <see cref="KeyLookup.RetryAfter"/> says for how long), so that a key not cached is not looked up.
+    /// </summary>
+    public async ValueTask<KeyLookup> FindAsync(string plaintextKey, IPAddress? from, CancellationToken ct)
     {
         if (!ApiKeySecret.LooksValid(plaintextKey))
-            return null;
+        {
+            failedLookups.Record(from);
+            return default;
+        }
         var hash = ApiKeySecret.Hash(plaintextKey);
         var hashHex = Convert.ToHexStringLower(hash);
-        var lookup = byHash.GetOrAdd(hashHex, static (hex, directory) => new Lazy<Task<KeyEntry?>>(() => directory.LoadAsync(hex)), this);
+        if (!byHash.TryGetValue(hashHex, out var lookup))
+        {
+            if (failedLookups.BlockedFor(from) is var wait && wait > TimeSpan.Zero)
+                return new KeyLookup(null, wait);
+            lookup = byHash.GetOrAdd(hashHex, static (hex, directory) => new Lazy<Task<KeyEntry?>>(() => directory.LoadAsync(hex)), this);
+        }
         KeyEntry? entry;
         try
         {
@@ -39,14 +55,11 @@ public sealed class KeyDirectory(NpgsqlDataSource dataSource)
         {
             // Unknown keys are not remembered, or guessing would fill the cache.
             byHash.TryRemove(new(hashHex, lookup));
-            return null;
+            failedLookups.Record(from);
+            return default;
         }
-        return CryptographicOperations.FixedTimeEquals(entry.Hash, hash) ? entry : null;
+        return CryptographicOperations.FixedTimeEquals(entry.Hash, hash) ? new KeyLookup(entry, TimeSpan.Zero) : default;
     }
-
-    /// <summary>Whether the key is known here already, or being read: looking it up costs the database nothing more.</summary>
-    public bool IsCached(string plaintextKey) =>
-        ApiKeySecret.LooksValid(plaintextKey) && byHash.ContainsKey(Convert.ToHexStringLower(ApiKeySecret.Hash(plaintextKey)));
 
     public void Forget(string hashHex) => byHash.TryRemove(hashHex, out _);
 

@@ -26,7 +26,6 @@ public sealed record AuthorizedRequest(KeyEntry Key, string RequestId, long Star
 /// </summary>
 public sealed class RequestBilling(
     KeyDirectory keys,
-    FailedKeyLookups failedKeyLookups,
     KeyRateLimiter rateLimiter,
     CreditAccounts accounts,
     EventStore.EventStore store,
@@ -41,20 +40,15 @@ public sealed class RequestBilling(
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
             return (null, ApiError.InvalidApiKey("The Authorization header must be 'Bearer inf_...'."));
 
-        var plaintextKey = header[7..].Trim();
-        var from = context.Connection.RemoteIpAddress;
-        if (failedKeyLookups.BlockedFor(from) is var wait && wait > TimeSpan.Zero && !keys.IsCached(plaintextKey))
+        var (key, retryAfter) = await keys.FindAsync(header[7..].Trim(), context.Connection.RemoteIpAddress, context.RequestAborted);
+        if (retryAfter > TimeSpan.Zero)
         {
-            context.Response.Headers.RetryAfter = Math.Ceiling(wait.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            context.Response.Headers.RetryAfter = Math.Ceiling(retryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
             return (null, new ApiError(429, "Too many requests with unknown API keys from this address; retry later.",
                 "rate_limit_error", null, "too_many_unknown_keys"));
         }
-        var key = await keys.FindAsync(plaintextKey, context.RequestAborted);
         if (key is null)
-        {
-            failedKeyLookups.Record(from);
             return (null, ApiError.InvalidApiKey("Incorrect API key provided."));
-        }
 
         var rate = rateLimiter.TryAcquire(key.KeyId, key.Rpm);
         var headers = context.Response.Headers;
