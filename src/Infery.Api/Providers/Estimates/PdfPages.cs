@@ -4,8 +4,8 @@ namespace Infery.Api.Providers.Estimates;
 
 /// <summary>
 /// How many pages a base64 PDF has, found without a PDF parser: each page is a dictionary with
-/// <c>/Type /Page</c>, and the page tree's root states the total as <c>/Count n</c>. The payload is decoded a
-/// piece at a time and scanned as it goes.
+/// <c>/Type /Page</c>, and the page tree's root states the total as <c>/Count n</c>; names are read with their
+/// <c>#xx</c> escapes decoded. The payload is decoded a piece at a time and scanned as it goes.
 /// </summary>
 internal static class PdfPages
 {
@@ -54,24 +54,56 @@ internal static class PdfPages
     /// <summary>Counts the <c>/Type /Page</c> entries and the largest <c>/Count</c> that start before <paramref name="startsBefore"/>.</summary>
     private static void Scan(ReadOnlySpan<byte> pdf, int startsBefore, ref long pages, ref long largestCount)
     {
+        Span<byte> name = stackalloc byte[MaxNameRead];
         for (var at = 0; at < startsBefore;)
         {
             var found = pdf[at..startsBefore].IndexOf((byte)'/');
             if (found < 0)
                 return;
             at += found;
-            var rest = pdf[at..];
-            if (rest.StartsWith("/Type"u8) && IsPageType(SkipWhitespace(rest[5..])))
-                pages++;
-            else if (rest.StartsWith("/Count"u8))
-                largestCount = Math.Max(largestCount, ReadNumber(SkipWhitespace(rest[6..])));
+            var after = ReadName(pdf[at..], name, out var length);
+            if (name[..length].SequenceEqual("Type"u8) && SkipWhitespace(after) is [(byte)'/', ..] value)
+            {
+                ReadName(value, name, out length);
+                if (name[..length].SequenceEqual("Page"u8))
+                    pages++;
+            }
+            else if (name[..length].SequenceEqual("Count"u8))
+            {
+                largestCount = Math.Max(largestCount, ReadNumber(SkipWhitespace(after)));
+            }
             at++;
         }
     }
 
-    /// <summary><c>/Page</c> as a whole name: not <c>/Pages</c>, nor any longer name.</summary>
-    private static bool IsPageType(ReadOnlySpan<byte> value) =>
-        value.StartsWith("/Page"u8) && (value.Length == 5 || !IsRegular(value[5]));
+    /// <summary>Longer than any name looked for; a longer one is none of them.</summary>
+    private const int MaxNameRead = 8;
+
+    /// <summary>
+    /// The name that <paramref name="pdf"/> starts with (at its slash), with <c>#xx</c> escapes decoded as PDF
+    /// readers decode them, so <c>/Ty#70e</c> is <c>/Type</c>. Returns what follows the name; a name too long to be
+    /// one looked for comes back with a length of zero.
+    /// </summary>
+    private static ReadOnlySpan<byte> ReadName(ReadOnlySpan<byte> pdf, Span<byte> name, out int length)
+    {
+        length = 0;
+        var i = 1;
+        for (; i < pdf.Length && IsRegular(pdf[i]); i++)
+        {
+            var b = pdf[i];
+            if (b == '#' && i + 2 < pdf.Length && byte.TryParse(pdf.Slice(i + 1, 2), System.Globalization.NumberStyles.AllowHexSpecifier, null, out var escaped))
+            {
+                b = escaped;
+                i += 2;
+            }
+            if (length < name.Length)
+                name[length] = b;
+            length++;
+        }
+        if (length > name.Length)
+            length = 0;
+        return pdf[i..];
+    }
 
     private static long ReadNumber(ReadOnlySpan<byte> value)
     {

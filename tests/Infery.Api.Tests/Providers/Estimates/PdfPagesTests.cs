@@ -21,6 +21,13 @@ public sealed class PdfPagesTests
         PdfPages.Count(Encode(PdfOfPages(4, pageType))).ShouldBe(4);
 
     [Fact]
+    public void Names_written_with_hex_escapes_are_read_as_readers_read_them()
+    {
+        PdfPages.Count(Convert.ToBase64String(Fakes.TestPdf.WithEscapedNames("1", "2", "3", "4", "5"))).ShouldBe(5);
+        PdfPages.Count(Encode("%PDF-1.4\n<< /Type /P#61ges /C#6funt 12 >>")).ShouldBe(12);
+    }
+
+    [Fact]
     public void A_name_that_only_begins_with_page_is_not_a_page() =>
         PdfPages.Count(Encode("%PDF-1.4\n<< /Type /PageTemplate >> << /Type /Page >>")).ShouldBe(1);
 
