@@ -68,7 +68,9 @@ public static class GatewayHost
         services.AddSingleton<Aggregates>();
 
         services.AddSingleton<KeyDirectory>();
-        services.Configure<FailedKeyLookupsOptions>(builder.Configuration.GetSection(FailedKeyLookupsOptions.Section));
+        services.AddOptions<FailedKeyLookupsOptions>().Bind(builder.Configuration.GetSection(FailedKeyLookupsOptions.Section))
+            .Validate(auth => auth.IsValid, "Auth:MaxUnknownKeysPerAddress must be 0 or more, and Auth:WindowSeconds from 1 to 3600.")
+            .ValidateOnStart();
         services.AddSingleton<FailedKeyLookups>();
         services.AddSingleton(new CreditLeaseOptions());
         services.AddSingleton<CreditAccounts>();

@@ -28,16 +28,15 @@ public sealed class KeyDirectory(NpgsqlDataSource dataSource, FailedKeyLookups f
     public async ValueTask<KeyLookup> FindAsync(string plaintextKey, IPAddress? from, CancellationToken ct)
     {
         if (!ApiKeySecret.LooksValid(plaintextKey))
-        {
-            failedLookups.Record(from);
             return default;
-        }
         var hash = ApiKeySecret.Hash(plaintextKey);
         var hashHex = Convert.ToHexStringLower(hash);
+        var counted = false;
         if (!byHash.TryGetValue(hashHex, out var lookup))
         {
-            if (failedLookups.BlockedFor(from) is var wait && wait > TimeSpan.Zero)
-                return new KeyLookup(null, wait);
+            if (!failedLookups.TryStart(from, out var retryAfter))
+                return new KeyLookup(null, retryAfter);
+            counted = true;
             lookup = byHash.GetOrAdd(hashHex, static (hex, directory) => new Lazy<Task<KeyEntry?>>(() => directory.LoadAsync(hex)), this);
         }
         KeyEntry? entry;
@@ -46,18 +45,22 @@ public sealed class KeyDirectory(NpgsqlDataSource dataSource, FailedKeyLookups f
             // The read is shared, so it is not cancelled with the request that started it.
             entry = await lookup.Value.WaitAsync(ct);
         }
-        catch (Exception) when (lookup.Value.IsFaulted)
+        catch (Exception e) when (lookup.Value.IsFaulted || e is OperationCanceledException)
         {
-            byHash.TryRemove(new(hashHex, lookup));
+            if (lookup.Value.IsFaulted)
+                byHash.TryRemove(new(hashHex, lookup));
+            if (counted)
+                failedLookups.GiveBack(from);
             throw;
         }
         if (entry is null)
         {
             // Unknown keys are not remembered, or guessing would fill the cache.
             byHash.TryRemove(new(hashHex, lookup));
-            failedLookups.Record(from);
             return default;
         }
+        if (counted)
+            failedLookups.GiveBack(from);
         return CryptographicOperations.FixedTimeEquals(entry.Hash, hash) ? new KeyLookup(entry, TimeSpan.Zero) : default;
     }
 

@@ -11,46 +11,105 @@ public sealed class FailedKeyLookupsTests
     private static readonly IPAddress Guesser = IPAddress.Parse("203.0.113.7");
     private static readonly IPAddress Other = IPAddress.Parse("198.51.100.2");
 
-    private static FailedKeyLookups Lookups(ManualClock clock, int max = 3) =>
-        new(Options.Create(new FailedKeyLookupsOptions { MaxUnknownKeysPerAddress = max, WindowSeconds = 10 }), clock);
+    private static FailedKeyLookups Lookups(ManualClock clock, int max = 3, int maxAddresses = 100_000) =>
+        new(Options.Create(new FailedKeyLookupsOptions { MaxUnknownKeysPerAddress = max, WindowSeconds = 10 }), clock, maxAddresses);
 
     [Fact]
-    public void An_address_is_blocked_once_it_reaches_the_limit_until_the_window_its_first_unknown_key_began_ends()
+    public void An_address_is_refused_once_it_used_up_its_lookups_until_the_window_its_first_began_ends()
     {
         var clock = new ManualClock();
         var lookups = Lookups(clock);
 
-        lookups.Record(Guesser);
-        lookups.Record(Guesser);
-        lookups.BlockedFor(Guesser).ShouldBe(TimeSpan.Zero);
+        lookups.TryStart(Guesser, out _).ShouldBeTrue();
+        lookups.TryStart(Guesser, out _).ShouldBeTrue();
         clock.Advance(TimeSpan.FromSeconds(4));
-        lookups.Record(Guesser);
+        lookups.TryStart(Guesser, out _).ShouldBeTrue();
 
-        // The window began with the first unknown key, four seconds ago.
-        lookups.BlockedFor(Guesser).ShouldBe(TimeSpan.FromSeconds(6));
-        lookups.BlockedFor(Other).ShouldBe(TimeSpan.Zero);
-        clock.Advance(TimeSpan.FromSeconds(5));
-        lookups.BlockedFor(Guesser).ShouldBe(TimeSpan.FromSeconds(1));
-        clock.Advance(TimeSpan.FromSeconds(1));
-        lookups.BlockedFor(Guesser).ShouldBe(TimeSpan.Zero);
+        lookups.TryStart(Guesser, out var retryAfter).ShouldBeFalse();
+        retryAfter.ShouldBe(TimeSpan.FromSeconds(6));
+        lookups.TryStart(Other, out _).ShouldBeTrue();
+        clock.Advance(TimeSpan.FromSeconds(6));
+        lookups.TryStart(Guesser, out _).ShouldBeTrue();
     }
 
     [Fact]
-    public void Requests_without_an_address_and_a_limit_of_zero_are_never_counted()
+    public void A_lookup_that_found_its_key_gives_its_count_back()
     {
-        var clock = new ManualClock();
-        var lookups = Lookups(clock);
-        var off = Lookups(clock, max: 0);
+        var lookups = Lookups(new ManualClock());
 
         for (var i = 0; i < 10; i++)
         {
-            lookups.Record(null);
-            off.Record(Guesser);
+            lookups.TryStart(Guesser, out _).ShouldBeTrue();
+            lookups.GiveBack(Guesser);
         }
-
-        lookups.BlockedFor(null).ShouldBe(TimeSpan.Zero);
-        off.BlockedFor(Guesser).ShouldBe(TimeSpan.Zero);
     }
+
+    [Fact]
+    public void Lookups_started_at_once_are_counted_before_any_ends()
+    {
+        var lookups = Lookups(new ManualClock(), max: 20);
+        var started = 0;
+
+        Parallel.For(0, 200, attempt =>
+        {
+            if (lookups.TryStart(Guesser, out _))
+                Interlocked.Increment(ref started);
+        });
+
+        started.ShouldBe(20);
+    }
+
+    [Fact]
+    public void An_ipv4_address_counts_the_same_however_it_comes_and_an_ipv6_address_by_its_64_bit_network()
+    {
+        var lookups = Lookups(new ManualClock(), max: 2);
+
+        lookups.TryStart(IPAddress.Parse("203.0.113.7"), out _).ShouldBeTrue();
+        lookups.TryStart(IPAddress.Parse("::ffff:203.0.113.7"), out _).ShouldBeTrue();
+        lookups.TryStart(Guesser, out _).ShouldBeFalse();
+
+        lookups.TryStart(IPAddress.Parse("2001:db8:1:2::1"), out _).ShouldBeTrue();
+        lookups.TryStart(IPAddress.Parse("2001:db8:1:2:ffff::9"), out _).ShouldBeTrue();
+        lookups.TryStart(IPAddress.Parse("2001:db8:1:2::77"), out _).ShouldBeFalse();
+        lookups.TryStart(IPAddress.Parse("2001:db8:1:3::1"), out _).ShouldBeTrue();
+    }
+
+    [Fact]
+    public void Past_its_bound_it_counts_no_new_address_until_windows_end_and_are_dropped()
+    {
+        var clock = new ManualClock();
+        var lookups = Lookups(clock, max: 1, maxAddresses: 2);
+        lookups.TryStart(IPAddress.Parse("192.0.2.1"), out _).ShouldBeTrue();
+        lookups.TryStart(IPAddress.Parse("192.0.2.2"), out _).ShouldBeTrue();
+
+        // A third address is not counted, so never refused, rather than let the table grow.
+        lookups.TryStart(IPAddress.Parse("192.0.2.3"), out _).ShouldBeTrue();
+        lookups.TryStart(IPAddress.Parse("192.0.2.3"), out _).ShouldBeTrue();
+        clock.Advance(TimeSpan.FromSeconds(10));
+        lookups.TryStart(IPAddress.Parse("192.0.2.3"), out _).ShouldBeTrue();
+
+        lookups.TryStart(IPAddress.Parse("192.0.2.3"), out _).ShouldBeFalse();
+    }
+
+    [Fact]
+    public void Requests_without_an_address_and_a_limit_of_zero_are_never_refused()
+    {
+        var lookups = Lookups(new ManualClock());
+        var off = Lookups(new ManualClock(), max: 0);
+
+        for (var i = 0; i < 10; i++)
+        {
+            lookups.TryStart(null, out _).ShouldBeTrue();
+            off.TryStart(Guesser, out _).ShouldBeTrue();
+        }
+    }
+
+    [Theory]
+    [InlineData(-1, 10)]
+    [InlineData(20, 0)]
+    [InlineData(20, 3_601)]
+    public void Settings_out_of_range_are_refused(int maxUnknown, int windowSeconds) =>
+        new FailedKeyLookupsOptions { MaxUnknownKeysPerAddress = maxUnknown, WindowSeconds = windowSeconds }.IsValid.ShouldBeFalse();
 }
 
 /// <summary>Over a real socket, where requests come from an address.</summary>
