@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Infery.Api.Catalog;
 using Infery.Api.Chat;
+using Infery.Api.Providers.Estimates;
 
 namespace Infery.Api.Providers.Pdf;
 
@@ -20,7 +21,7 @@ public sealed class PdfAttachments
     private ChatRequest? asText;
     private ChatRequest? asTextAndImages;
 
-    private sealed record Attached(string Name, string Param, byte[] Pdf, int Pages)
+    private sealed record Attached(string Name, string Param, ReadOnlyMemory<byte> Pdf, int Pages)
     {
         public ConvertedPdf? Converted { get; set; }
     }
@@ -69,7 +70,7 @@ public sealed class PdfAttachments
                     // The same data again is the same PDF, whatever the part calls it.
                     if (byDataUri?.TryGetValue(dataUri, out var pdf) != true)
                     {
-                        if (!IsPdf(file, out var payload))
+                        if (!IsPdf(file))
                             continue;
                         if (byDataUri is null)
                         {
@@ -80,7 +81,7 @@ public sealed class PdfAttachments
                         var param = $"messages[{i}].content[{j}]";
                         if (byDataUri.Count == MaxPdfs)
                             throw PdfConverter.Refused(param, "too_many_pdfs", $"A request may attach at most {MaxPdfs} different PDFs; `{param}` is one more.");
-                        var bytes = Convert.FromBase64String(payload);
+                        var bytes = Decoded(file);
                         int pageCount;
                         try
                         {
@@ -133,14 +134,18 @@ public sealed class PdfAttachments
         : model.Capabilities.Vision ? asTextAndImages ??= Rewrite(withPageImages: true)
         : asText ??= Rewrite(withPageImages: false);
 
-    private static bool IsPdf(FilePart file, out string payload)
+    /// <summary>Read where it lies in the data URI, as the estimate reads it: nothing is copied to tell.</summary>
+    private static bool IsPdf(FilePart file) =>
+        InlineData.TryParse(file.FileData, out var data)
+        && (data.IsA("application/pdf") || (data.IsA("application/octet-stream") && file.Filename?.EndsWith(".pdf", StringComparison.OrdinalIgnoreCase) == true));
+
+    /// <summary>The file's bytes, decoded straight from its data URI rather than from a copy of its payload.</summary>
+    private static ReadOnlyMemory<byte> Decoded(FilePart file)
     {
-        payload = "";
-        if (!DataUriContent.TryParse(file.FileData!, out var data) || !data.IsBase64)
-            return false;
-        payload = data.Payload;
-        return data.MediaType == "application/pdf"
-            || (data.MediaType == "application/octet-stream" && file.Filename?.EndsWith(".pdf", StringComparison.OrdinalIgnoreCase) == true);
+        InlineData.TryParse(file.FileData, out var data);
+        var bytes = new byte[Base64Reader.DecodedLength(data.Base64)];
+        Convert.TryFromBase64Chars(data.Base64, bytes, out var written);
+        return bytes.AsMemory(0, written);
     }
 
     private ChatRequest Rewrite(bool withPageImages)

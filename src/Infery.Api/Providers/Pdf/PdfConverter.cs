@@ -40,10 +40,10 @@ public sealed class PdfConverter(IOptions<PdfConversionOptions> options)
     /// <summary>Pages converted for one request at most.</summary>
     public int MaxPages => settings.MaxPages;
 
-    public Task<int> CountPagesAsync(byte[] pdf, string param, CancellationToken ct) =>
+    public Task<int> CountPagesAsync(ReadOnlyMemory<byte> pdf, string param, CancellationToken ct) =>
         OnCopyAsync(pdf, param, ct, async (file, _, deadline) => PageCount(await RunAsync("pdfinfo", [file], param, deadline), param));
 
-    public Task<ConvertedPdf> ConvertAsync(byte[] pdf, int pages, string param, bool withPageImages, CancellationToken ct) =>
+    public Task<ConvertedPdf> ConvertAsync(ReadOnlyMemory<byte> pdf, int pages, string param, bool withPageImages, CancellationToken ct) =>
         OnCopyAsync(pdf, param, ct, async (file, directory, deadline) =>
         {
             var text = await RunAsync("pdftotext", ["-layout", "-enc", "UTF-8", file, "-"], param, deadline);
@@ -68,7 +68,7 @@ public sealed class PdfConverter(IOptions<PdfConversionOptions> options)
     /// Runs <paramref name="work"/> on a temporary copy of the PDF, once one of the conversion slots (one per core)
     /// is free. A request that waits a whole timeout for one is told to retry; the timeout of the work counts from then.
     /// </summary>
-    private async Task<T> OnCopyAsync<T>(byte[] pdf, string param, CancellationToken ct, Func<string, string, CancellationToken, Task<T>> work)
+    private async Task<T> OnCopyAsync<T>(ReadOnlyMemory<byte> pdf, string param, CancellationToken ct, Func<string, string, CancellationToken, Task<T>> work)
     {
         if (!await running.WaitAsync(settings.TimeoutMs, ct))
             throw new PdfConversionException(new ApiError(StatusCodes.Status503ServiceUnavailable,
