@@ -11,6 +11,7 @@ using Infery.Api.Features.Workspaces;
 using Infery.Api.Gateway;
 using Infery.Api.Gateway.Auth;
 using Infery.Api.Gateway.Billing;
+using Infery.Api.Gateway.ClientAddresses;
 using Infery.Api.Gateway.Fallbacks;
 using Infery.Api.Gateway.Idempotency;
 using Infery.Api.Gateway.Resilience;
@@ -72,6 +73,10 @@ public static class GatewayHost
             .Validate(auth => auth.IsValid, "Auth:MaxUnknownKeysPerAddress must be 0 or more, and Auth:WindowSeconds from 1 to 3600.")
             .ValidateOnStart();
         services.AddSingleton<FailedKeyLookups>();
+        services.AddOptions<AddressRequestLimitOptions>().Bind(builder.Configuration.GetSection(AddressRequestLimitOptions.Section))
+            .Validate(limit => limit.IsValid, "AddressLimit:MaxRequests must be 0 or more, and AddressLimit:WindowSeconds from 1 to 86400.")
+            .ValidateOnStart();
+        services.AddSingleton<AddressRequestLimit>();
         services.AddSingleton(new CreditLeaseOptions());
         services.AddSingleton<CreditAccounts>();
         services.AddHostedService<CreditLeaseKeeper>();
@@ -113,6 +118,7 @@ public static class GatewayHost
     {
         app.UseRequestIds();
         app.UseErrorEnvelopes();
+        app.UseAddressRequestLimit();
 
         app.MapHealthApi();
         app.MapModelsApi().RequireApiKey();
