@@ -385,7 +385,7 @@ public static class GatewayBenchmark
     }
 
     private static string CpuDifference(double? gateway, double? baseline) =>
-        gateway is { } g && baseline is { } b ? (g - b).ToString("+0.000;-0.000", CultureInfo.InvariantCulture) : "";
+        gateway is { } g && baseline is { } b ? (g - b).ToString("+0.000;-0.000;0.000", CultureInfo.InvariantCulture) : "";
 
     private static void AppendLatencyRow(StringBuilder md, string load, Series series)
     {
@@ -404,7 +404,7 @@ public static class GatewayBenchmark
     private static string Cpu(double? ms) => ms is { } value ? value.ToString("F3", CultureInfo.InvariantCulture) : "";
 
     private static string Added(LoadResult gateway, LoadResult direct, double fraction) =>
-        (gateway.Percentile(fraction) - direct.Percentile(fraction)).TotalMilliseconds.ToString("+0.00;-0.00", CultureInfo.InvariantCulture);
+        (gateway.Percentile(fraction) - direct.Percentile(fraction)).TotalMilliseconds.ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture);
 
     private static string Ratio(TimeSpan gateway, TimeSpan direct) =>
         direct > TimeSpan.Zero ? (gateway / direct).ToString("F2", CultureInfo.InvariantCulture) + "×" : "";

@@ -26,10 +26,13 @@ public sealed class AddressRequestLimitOptions
 
 /// <summary>
 /// The safety net under the per-key limits: every request from one client address counts, whatever its key or
-/// path, before anything else is done with it. Held per instance, like the per-key limits.
+/// path, before anything else is done with it; only health probes do not, so that a busy address shared with the
+/// prober does not take an instance out of its balancer. Held per instance, like the per-key limits.
 /// </summary>
 public sealed class AddressRequestLimit
 {
+    private static readonly PathString HealthProbes = "/health";
+
     private readonly AddressWindows? windows;
     private readonly bool countInternal;
     private readonly ApiError refusal;
@@ -50,7 +53,7 @@ public sealed class AddressRequestLimit
     /// <summary>The refusal to answer with, or null to go on.</summary>
     public ApiError? Check(HttpContext context)
     {
-        if (windows is null || context.Connection.RemoteIpAddress is not { } address)
+        if (windows is null || context.Connection.RemoteIpAddress is not { } address || context.Request.Path.StartsWithSegments(HealthProbes))
             return null;
         var network = ClientNetwork.Of(address);
         if (!countInternal && network.IsInternal)
@@ -61,8 +64,13 @@ public sealed class AddressRequestLimit
         return refusal;
     }
 
-    private static string Describe(TimeSpan window) =>
-        window.TotalSeconds % 60 == 0 ? $"{window.TotalMinutes:0} minutes" : $"{window.TotalSeconds:0} seconds";
+    private static string Describe(TimeSpan window) => window.TotalSeconds switch
+    {
+        1 => "1 second",
+        60 => "1 minute",
+        var seconds when seconds % 60 == 0 => $"{window.TotalMinutes:0} minutes",
+        var seconds => $"{seconds:0} seconds",
+    };
 }
 
 public static class AddressRequestLimitMiddleware

@@ -5,12 +5,15 @@ namespace Infery.Api.Gateway.ClientAddresses;
 /// <summary>
 /// Counts per client network in fixed windows, each starting at the network's first count: a network may take
 /// <c>limit</c> within its window. The table is bounded: when it is full, even after dropping the networks whose
-/// window ended (at most once a window, so a flood of new addresses cannot make every request scan it), networks it
-/// does not hold yet are let through uncounted.
+/// window ended (at most every ten seconds, or once a shorter window, so that a flood of new addresses cannot make
+/// every request scan it), networks it does not hold yet are let through uncounted.
 /// </summary>
 public sealed class AddressWindows(int limit, TimeSpan window, TimeProvider clock, int maxNetworks)
 {
+    private static readonly TimeSpan LongestBetweenPrunes = TimeSpan.FromSeconds(10);
+
     private readonly ConcurrentDictionary<ClientNetwork, Count> byNetwork = new();
+    private readonly TimeSpan betweenPrunes = window < LongestBetweenPrunes ? window : LongestBetweenPrunes;
     private int tracked;
     private long lastPruned = clock.GetTimestamp();
 
@@ -65,24 +68,23 @@ public sealed class AddressWindows(int limit, TimeSpan window, TimeProvider cloc
             return count;
         if (Volatile.Read(ref tracked) >= maxNetworks)
         {
-            DropEndedAtMostOncePerWindow();
+            DropEndedNowAndThen();
             if (Volatile.Read(ref tracked) >= maxNetworks)
                 return null;
         }
-        return byNetwork.GetOrAdd(network, static (_, windows) => windows.NewCount(), this);
-    }
-
-    private Count NewCount()
-    {
+        // Requests from a new network may arrive together: only the one whose counter is kept counts it in.
+        var fresh = new Count { WindowStart = clock.GetTimestamp() };
+        if (!byNetwork.TryAdd(network, fresh))
+            return byNetwork.TryGetValue(network, out count) ? count : null;
         Interlocked.Increment(ref tracked);
-        return new Count { WindowStart = clock.GetTimestamp() };
+        return fresh;
     }
 
-    private void DropEndedAtMostOncePerWindow()
+    private void DropEndedNowAndThen()
     {
         var last = Interlocked.Read(ref lastPruned);
         var now = clock.GetTimestamp();
-        if (clock.GetElapsedTime(last, now) < window || Interlocked.CompareExchange(ref lastPruned, now, last) != last)
+        if (clock.GetElapsedTime(last, now) < betweenPrunes || Interlocked.CompareExchange(ref lastPruned, now, last) != last)
             return;
         foreach (var (network, count) in byNetwork)
         {

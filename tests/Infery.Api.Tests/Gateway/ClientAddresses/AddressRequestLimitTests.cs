@@ -28,7 +28,7 @@ public sealed class AddressRequestLimitTests
         var error = limit.Check(refused).ShouldNotBeNull();
         error.Status.ShouldBe(429);
         error.Code.ShouldBe("address_rate_limit_exceeded");
-        error.Message.ShouldContain("3 in 10 minutes");
+        error.Message.ShouldContain("at most 3 in 10 minutes");
         refused.Response.Headers.RetryAfter.ToString().ShouldBe("360");
         limit.Check(From("198.51.100.2")).ShouldBeNull();
 
@@ -105,6 +105,20 @@ public sealed class AddressRequestLimitGatewayTests(GatewayBehindProxy gateway) 
         refused.Headers.RetryAfter.ShouldNotBeNull();
         refused.Headers.Contains("x-request-id").ShouldBeTrue();
         (await client.SendAsync(ModelsFrom("203.0.113.51", key))).StatusCode.ShouldBe(HttpStatusCode.OK);
-        (await client.SendAsync(ModelsFrom("10.0.0.9", key))).StatusCode.ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task Health_probes_and_addresses_of_the_gateways_own_network_are_not_counted()
+    {
+        var (_, key) = await gateway.NewWorkspaceWithKeyAsync(10);
+        var client = gateway.CreateClient();
+        for (var i = 0; i < 5; i++)
+            (await client.SendAsync(ModelsFrom("10.0.0.9", key))).StatusCode.ShouldBe(HttpStatusCode.OK);
+
+        for (var i = 0; i < 3; i++)
+            (await client.SendAsync(ModelsFrom("203.0.113.60", key))).StatusCode.ShouldBe(HttpStatusCode.OK);
+        var probe = new HttpRequestMessage(HttpMethod.Get, "/health/live");
+        probe.Headers.Add("X-Forwarded-For", "203.0.113.60");
+        (await client.SendAsync(probe)).StatusCode.ShouldBe(HttpStatusCode.OK);
     }
 }
