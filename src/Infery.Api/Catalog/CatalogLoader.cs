@@ -10,7 +10,7 @@ namespace Infery.Api.Catalog;
 /// </summary>
 public static class CatalogLoader
 {
-    /// <summary>The environment variable naming the catalog file; else <see cref="DefaultFileName"/> in the content root.</summary>
+    /// <summary>The environment variable naming the catalog file; else <see cref="DefaultFileName"/> (see <see cref="ResolvePath"/>).</summary>
     public const string PathVariable = "INFERY_CATALOG";
 
     public const string DefaultFileName = "catalog.json";
@@ -25,10 +25,18 @@ public static class CatalogLoader
         AllowTrailingCommas = true,
     };
 
+    /// <summary>
+    /// The configured file; else the one in the content root; else, for a gateway started from another directory, the
+    /// one shipped beside it.
+    /// </summary>
     public static string ResolvePath(string contentRoot, Func<string, string?>? environment = null)
     {
         var configured = (environment ?? Environment.GetEnvironmentVariable)(PathVariable);
-        return string.IsNullOrWhiteSpace(configured) ? Path.Combine(contentRoot, DefaultFileName) : configured;
+        if (!string.IsNullOrWhiteSpace(configured))
+            return configured;
+        var inContentRoot = Path.Combine(contentRoot, DefaultFileName);
+        var shipped = Path.Combine(AppContext.BaseDirectory, DefaultFileName);
+        return !File.Exists(inContentRoot) && File.Exists(shipped) ? shipped : inContentRoot;
     }
 
     public static ModelCatalog LoadFile(string path, ILogger? logger = null, Func<string, string?>? environment = null)

@@ -3,7 +3,7 @@ namespace Infery.Api.Catalog;
 public static class CatalogServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the <see cref="ModelCatalog"/> read from INFERY_CATALOG, else catalog.json in the content root.
+    /// Registers the <see cref="ModelCatalog"/> read from INFERY_CATALOG, else catalog.json in the content root or beside the gateway.
     /// The setting is read through configuration, which includes the environment, like INFERY_DB.
     /// </summary>
     public static IServiceCollection AddModelCatalog(this IServiceCollection services) =>

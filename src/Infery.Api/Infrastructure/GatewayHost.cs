@@ -28,6 +28,8 @@ using Infery.Projections.ApiKeys;
 using Infery.Projections.Balances;
 using Infery.Projections.Fallbacks;
 using Infery.Projections.Workspaces;
+using Microsoft.Extensions.Configuration.Json;
+using Microsoft.Extensions.FileProviders;
 using Npgsql;
 
 namespace Infery.Api.Infrastructure;
@@ -42,6 +44,7 @@ public static class GatewayHost
 
     public static WebApplicationBuilder AddInferyGateway(this WebApplicationBuilder builder)
     {
+        AddShippedSettings(builder.Configuration, builder.Environment.ContentRootPath, AppContext.BaseDirectory);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
 
@@ -100,6 +103,18 @@ public static class GatewayHost
 
         services.AddHostedService<DemoSeeder>();
         return builder;
+    }
+
+    /// <summary>
+    /// Started from another directory (as <c>dotnet /opt/infery/Infery.Api.dll</c>), the content root is that directory
+    /// and holds no appsettings.json; the one shipped beside the gateway then applies, under every other source.
+    /// </summary>
+    internal static void AddShippedSettings(IConfigurationBuilder configuration, string contentRoot, string gatewayDirectory)
+    {
+        const string file = "appsettings.json";
+        if (File.Exists(Path.Combine(contentRoot, file)) || !File.Exists(Path.Combine(gatewayDirectory, file)))
+            return;
+        configuration.Sources.Insert(0, new JsonConfigurationSource { FileProvider = new PhysicalFileProvider(gatewayDirectory), Path = file, Optional = true });
     }
 
     /// <summary>

@@ -144,11 +144,22 @@ public class CatalogLoaderTests
     }
 
     [Fact]
-    public void The_path_comes_from_INFERY_CATALOG_else_the_content_root()
+    public void The_path_comes_from_INFERY_CATALOG_else_the_content_root_else_beside_the_gateway()
     {
-        CatalogLoader.ResolvePath("/app", _ => null).ShouldBe(Path.Combine("/app", "catalog.json"));
-        CatalogLoader.ResolvePath("/app", name => name == "INFERY_CATALOG" ? "/etc/infery/models.json" : null)
-            .ShouldBe("/etc/infery/models.json");
+        var contentRoot = Directory.CreateTempSubdirectory("infery-content-root-").FullName;
+        try
+        {
+            CatalogLoader.ResolvePath(contentRoot, name => name == "INFERY_CATALOG" ? "/etc/infery/models.json" : null)
+                .ShouldBe("/etc/infery/models.json");
+            CatalogLoader.ResolvePath(contentRoot, _ => null).ShouldBe(Path.Combine(AppContext.BaseDirectory, "catalog.json"));
+
+            File.WriteAllText(Path.Combine(contentRoot, "catalog.json"), "{}");
+            CatalogLoader.ResolvePath(contentRoot, _ => null).ShouldBe(Path.Combine(contentRoot, "catalog.json"));
+        }
+        finally
+        {
+            Directory.Delete(contentRoot, recursive: true);
+        }
     }
 
     [Fact]
