@@ -2,13 +2,28 @@ using Microsoft.Extensions.Options;
 
 namespace Infery.Api.Gateway;
 
+/// <summary>From the configuration section "Shutdown".</summary>
+public sealed class ShutdownOptions
+{
+    public const string Section = "Shutdown";
+
+    /// <summary>
+    /// How long the gateway, told to stop, keeps taking new requests while its readiness probe answers 503, so that
+    /// load balancers stop sending before the listener closes; 0 closes it at once.
+    /// </summary>
+    public int ReadinessDelaySeconds { get; set; }
+
+    public bool IsValid => ReadinessDelaySeconds is >= 0 and <= 300;
+}
+
 /// <summary>
-/// When the gateway is told to stop, the requests in flight get a grace period to finish while the server drains
-/// them. Upstream calls still running when it ends are cut: the request is answered 503 gateway_shutting_down, or a
-/// stream is charged for what it sent. The grace ends a little before the host's shutdown timeout, so that those
-/// answers and charges are written before the host gives up on them.
+/// When the gateway is told to stop, it first keeps serving for the readiness delay, telling load balancers it is not
+/// ready; then the server closes its listener and drains the requests in flight. Their grace, counted from the stop,
+/// ends a little before the host's shutdown timeout: upstream calls still running then are cut, the request answered
+/// 503 gateway_shutting_down, or a stream charged for what it sent, and those answers and charges are written before
+/// the host gives up on them.
 /// </summary>
-public sealed class ShutdownDrain : IDisposable
+public sealed class ShutdownDrain : IHostedLifecycleService, IDisposable
 {
     /// <summary>Kept at the end of the shutdown timeout for writing the charges and answers of calls cut short.</summary>
     private static readonly TimeSpan ReservedForCutCalls = TimeSpan.FromSeconds(5);
@@ -17,9 +32,14 @@ public sealed class ShutdownDrain : IDisposable
     private readonly CancellationTokenSource graceOver;
     private readonly CancellationTokenRegistration onStopping;
 
-    public ShutdownDrain(IHostApplicationLifetime lifetime, IOptions<HostOptions> host, TimeProvider clock)
+    private readonly TimeSpan readinessDelay;
+    private readonly TimeProvider clock;
+
+    public ShutdownDrain(IHostApplicationLifetime lifetime, IOptions<HostOptions> host, IOptions<ShutdownOptions> shutdown, TimeProvider clock)
     {
         this.lifetime = lifetime;
+        this.clock = clock;
+        readinessDelay = TimeSpan.FromSeconds(shutdown.Value.ReadinessDelaySeconds);
         Grace = GraceWithin(host.Value.ShutdownTimeout);
         graceOver = new CancellationTokenSource(Timeout.InfiniteTimeSpan, clock);
         onStopping = lifetime.ApplicationStopping.Register(() => graceOver.CancelAfter(Grace));
@@ -40,6 +60,30 @@ public sealed class ShutdownDrain : IDisposable
         shutdownTimeout == Timeout.InfiniteTimeSpan ? Timeout.InfiniteTimeSpan
         : shutdownTimeout <= TimeSpan.Zero ? TimeSpan.Zero
         : shutdownTimeout - TimeSpan.FromTicks(Math.Min(ReservedForCutCalls.Ticks, shutdownTimeout.Ticks / 2));
+
+    /// <summary>The host runs this before it stops any service, the server included: the listener stays open while it waits.</summary>
+    public async Task StoppingAsync(CancellationToken ct)
+    {
+        if (readinessDelay <= TimeSpan.Zero)
+            return;
+        try
+        {
+            await Task.Delay(readinessDelay, clock, ct);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public Task StartingAsync(CancellationToken ct) => Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken ct) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken ct) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken ct) => Task.CompletedTask;
 
     public void Dispose()
     {

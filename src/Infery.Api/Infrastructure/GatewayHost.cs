@@ -93,7 +93,11 @@ public static class GatewayHost
         services.AddSingleton<FallbackChains>();
         services.AddSingleton<CircuitBreakers>();
         services.AddSingleton<FallbackRouter>();
+        services.AddOptions<ShutdownOptions>().Bind(builder.Configuration.GetSection(ShutdownOptions.Section))
+            .Validate(shutdown => shutdown.IsValid, "Shutdown:ReadinessDelaySeconds must be from 0 to 300.")
+            .ValidateOnStart();
         services.AddSingleton<ShutdownDrain>();
+        services.AddHostedService(sp => sp.GetRequiredService<ShutdownDrain>());
         services.Configure<PdfConversionOptions>(builder.Configuration.GetSection(PdfConversionOptions.Section));
         services.AddSingleton<PdfConverter>();
         services.AddSingleton<ChatPipeline>();

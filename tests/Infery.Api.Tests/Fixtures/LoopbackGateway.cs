@@ -6,7 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Infery.Api.Tests.Fixtures;
 
 /// <summary>The gateway on a real loopback port, for clients outside the process and for what needs a client address.</summary>
-public sealed class LoopbackGateway : GatewayFactory
+public class LoopbackGateway : GatewayFactory
 {
     public LoopbackGateway() => UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
 
