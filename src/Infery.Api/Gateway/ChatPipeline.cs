@@ -160,7 +160,7 @@ public sealed class ChatPipeline(
         long charged;
         try
         {
-            charged = await SettleAsync(attempt, result.Usage, streamed: false, "completed");
+            charged = (await SettleAsync(attempt, result.Usage, streamed: false, "completed")).Charged;
         }
         catch (Exception e)
         {
@@ -308,22 +308,30 @@ public sealed class ChatPipeline(
         if (outcome != "completed")
             IdempotencyKeys.DoNotKeep(http);
         usage = ChargeableUsage(usage, ranToEnd: outcome == "completed", PromptEstimateFor(attempt.Model, attempt.Call.Request, attempt.PromptEstimate), receivedChars);
-        long charged;
+        Settlement settled;
+        ApiError? unsettled = null;
         try
         {
-            charged = await SettleAsync(attempt, usage, streamed: true, outcome);
+            settled = await SettleAsync(attempt, usage, streamed: true, outcome);
+            if (!settled.Recorded)
+                unsettled = BillingDelayed;
         }
         catch (Exception e)
         {
             logger.LogError(e, "charge for streamed {RequestId} not recorded", attempt.Authorized.RequestId);
+            (settled, unsettled) = (default, BillingUnavailable);
+        }
+        if (unsettled is not null)
+        {
             IdempotencyKeys.DoNotKeep(http);
             if (!clientGone.IsCancellationRequested)
             {
-                ServerSentEvents.WriteChunk(attempt.Response, BillingUnavailable.ToJson());
+                ServerSentEvents.WriteChunk(attempt.Response, unsettled.ToJson());
                 await TryFlushAsync(attempt);
             }
             return;
         }
+        var charged = settled.Charged;
         if (clientGone.IsCancellationRequested)
             return;
 
@@ -349,7 +357,7 @@ public sealed class ChatPipeline(
         return ranToEnd ? reported : reported with { CompletionTokens = Math.Max(reported.CompletionTokens, received) };
     }
 
-    private async Task<long> SettleAsync(Attempt attempt, TokenUsage usage, bool streamed, string outcome)
+    private async Task<Settlement> SettleAsync(Attempt attempt, TokenUsage usage, bool streamed, string outcome)
     {
         var authorized = attempt.Authorized;
         var pagesConverted = ConvertsPdfs(attempt.Pdfs, attempt.Model) ? attempt.Pdfs!.Pages : 0;
@@ -359,7 +367,7 @@ public sealed class ChatPipeline(
             usage.PromptTokens, usage.CachedTokens, usage.CacheWriteTokens, usage.CompletionTokens,
             RequestBilling.ElapsedMs(authorized), StatusCodes.Status200OK, streamed, outcome, clock.GetUtcNow(), pagesConverted);
         var cost = Pricing.Cost(usage, attempt.Model.Prices) + PdfConversionCost(attempt.Pdfs, attempt.Model);
-        return await billing.SettleAsync(authorized, attempt.Reservation, served, cost, attempt.Fallbacks);
+        return await billing.SettleAsync(authorized, attempt.Reservation, served, cost, attempt.Fallbacks, delivered: streamed);
     }
 
     /// <summary>The prompt as <paramref name="model"/> counts it: the common estimate, unless it counts the request's images higher.</summary>
@@ -421,6 +429,10 @@ public sealed class ChatPipeline(
     private static readonly ApiError BillingUnavailable = new(503,
         "The request was served but its charge could not be recorded, so its result is withheld. Retry shortly.",
         "server_error", null, "billing_unavailable");
+
+    private static readonly ApiError BillingDelayed = new(503,
+        "The response was delivered, but its charge could not be recorded yet; it will be recorded as soon as the ledger is reachable.",
+        "server_error", null, "billing_delayed");
 
     private static JsonObject UsageChunk(ChatCall call, TokenUsage usage) => new()
     {

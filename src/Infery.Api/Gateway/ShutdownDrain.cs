@@ -31,7 +31,6 @@ public sealed class ShutdownDrain : IHostedLifecycleService, IDisposable
     private readonly IHostApplicationLifetime lifetime;
     private readonly CancellationTokenSource graceOver;
     private readonly CancellationTokenRegistration onStopping;
-
     private readonly TimeSpan readinessDelay;
     private readonly TimeProvider clock;
 

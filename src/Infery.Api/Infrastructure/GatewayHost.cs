@@ -84,6 +84,8 @@ public static class GatewayHost
         services.AddSingleton<CreditAccounts>();
         services.AddHostedService<CreditLeaseKeeper>();
         services.AddSingleton<KeyRateLimiter>();
+        services.AddSingleton<OwedCharges>();
+        services.AddHostedService(sp => sp.GetRequiredService<OwedCharges>());
         services.AddSingleton<RequestBilling>();
         services.AddHostedService<NotificationListener>();
 

@@ -34,6 +34,21 @@ public sealed class CuttableTcpProxy : IDisposable
         return true;
     }
 
+    /// <summary>While down, every connection is cut and new ones are closed as soon as they open, as when the server is gone.</summary>
+    public bool Down
+    {
+        get => down;
+        set
+        {
+            down = value;
+            if (value)
+                foreach (var port in byServerSidePort.Keys)
+                    Cut(port);
+        }
+    }
+
+    private volatile bool down;
+
     public void Dispose()
     {
         stopping.Cancel();
@@ -54,6 +69,11 @@ public sealed class CuttableTcpProxy : IDisposable
             catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
             {
                 return;
+            }
+            if (down)
+            {
+                client.Dispose();
+                continue;
             }
             var upstream = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             await upstream.ConnectAsync(server);

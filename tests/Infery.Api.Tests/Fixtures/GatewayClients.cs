@@ -32,7 +32,8 @@ public static class GatewayClients
     public static string? OptionalHeader(this HttpResponseMessage response, string name) =>
         response.Headers.TryGetValues(name, out var values) ? string.Join(",", values) : null;
 
-    public static Task<HttpResponseMessage> ChatAsync(this HttpClient client, string model, string message, bool stream = false, string? idempotencyKey = null)
+    public static Task<HttpResponseMessage> ChatAsync(
+        this HttpClient client, string model, string message, bool stream = false, string? idempotencyKey = null, string? requestId = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
         {
@@ -46,6 +47,8 @@ public static class GatewayClients
         };
         if (idempotencyKey is not null)
             request.Headers.Add("Idempotency-Key", idempotencyKey);
+        if (requestId is not null)
+            request.Headers.Add("x-request-id", requestId);
         return client.SendAsync(request);
     }
 

@@ -17,6 +17,10 @@ public sealed class Reservation(CreditAccounts.Account account, long amount)
         if (Interlocked.Exchange(ref released, 1) == 0)
             account.Release(amount, charged);
     }
+
+    /// <summary>The same credits held for a new owner, who releases them; releasing this one does nothing from now on.</summary>
+    public Reservation HandOver() =>
+        Interlocked.Exchange(ref released, 1) == 0 ? new Reservation(account, amount) : throw new InvalidOperationException("The reservation was released already.");
 }
 
 public sealed record CreditLeaseOptions

@@ -19,6 +19,9 @@ public sealed record AuthorizedRequest(KeyEntry Key, string RequestId, long Star
     public string StreamId { get; } = Charge.StreamId(Guid.CreateVersion7().ToString("N"));
 }
 
+/// <summary>What a request was charged, and whether the charge is recorded yet or still owed.</summary>
+public readonly record struct Settlement(long Charged, bool Recorded);
+
 /// <summary>
 /// The billing-first path every paid endpoint goes through: authenticate, rate-limit, reserve the worst
 /// case before any provider is called, and settle from real usage. The client hears its cost only after
@@ -29,6 +32,7 @@ public sealed class RequestBilling(
     KeyRateLimiter rateLimiter,
     CreditAccounts accounts,
     EventStore.EventStore store,
+    OwedCharges owed,
     TimeProvider clock,
     ILogger<RequestBilling> logger)
 {
@@ -75,10 +79,12 @@ public sealed class RequestBilling(
 
     /// <summary>
     /// Appends RequestServed and CreditsCharged (plus any <paramref name="extraEvents"/>) to the request's
-    /// own stream and waits for the commit. Returns the amount charged. Never cancelled by the client leaving:
-    /// what was generated is charged.
+    /// own stream and waits for the commit. Never cancelled by the client leaving: what was generated is charged.
+    /// When the charge cannot be recorded, a request whose answer was withheld is charged nothing, and the error
+    /// rises; one already <paramref name="delivered"/> owes its charge (<see cref="OwedCharges"/>).
     /// </summary>
-    public async Task<long> SettleAsync(AuthorizedRequest request, Reservation reservation, RequestServed served, long cost, IReadOnlyList<object>? extraEvents = null)
+    public async Task<Settlement> SettleAsync(
+        AuthorizedRequest request, Reservation reservation, RequestServed served, long cost, IReadOnlyList<object>? extraEvents, bool delivered)
     {
         var events = Charge.Decide(served, cost, reservation.Amount);
         if (extraEvents is { Count: > 0 })
@@ -88,13 +94,24 @@ public sealed class RequestBilling(
         {
             await AppendChargeAsync(request, events);
         }
-        catch
+        catch (Exception e)
         {
-            reservation.Release();
-            throw;
+            if (!delivered)
+            {
+                reservation.Release();
+                throw;
+            }
+            var charge = new OwedCharge(request, events, Metadata(request), reservation.HandOver(), charged);
+            if (!owed.TryOwe(charge))
+            {
+                charge.Reservation.Release();
+                throw;
+            }
+            logger.LogError(e, "charge of delivered {RequestId} not recorded; {Amount} micro-credits owed until it can be", request.RequestId, charged);
+            return new Settlement(charged, Recorded: false);
         }
         reservation.Release(charged);
-        return charged;
+        return new Settlement(charged, Recorded: true);
     }
 
     /// <summary>
