@@ -100,6 +100,36 @@ public sealed class ChatBillingTests(ChatGateway gateway) : IClassFixture<ChatGa
         (await gateway.ChargesAsync(requestId)).ShouldBe([ProviderWire.OpenAiCost]);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_providers_explicit_zero_completion_tokens_is_charged_as_reported_not_replaced_by_an_estimate(bool stream)
+    {
+        const string zeroUsage = """{"prompt_tokens":1000,"completion_tokens":0,"total_tokens":1000}""";
+        gateway.OpenAi.Handler = stream
+            ? ctx => FakeUpstream.WriteSseAsync(ctx,
+            [
+                """data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-upstream","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":"stop"}]}""" + "\n\n",
+                $$"""data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-upstream","choices":[],"usage":{{zeroUsage}}}""" + "\n\n",
+                "data: [DONE]\n\n",
+            ])
+            : ctx => ProviderWire.WriteJsonAsync(ctx, $$"""
+                {"id":"c","object":"chat.completion","created":1,"model":"gpt-upstream",
+                 "choices":[{"index":0,"message":{"role":"assistant","content":""},"finish_reason":"stop"}],"usage":{{zeroUsage}}}
+                """);
+        var requestId = ChatHttp.NewRequestId();
+
+        var response = await gateway.CreateClient().SendAsync(
+            ChatHttp.Post("/v1/chat/completions", key, ChatHttp.Body("fake-openai", "Say nothing.", stream: stream), requestId));
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        await response.Content.ReadAsStringAsync();
+        const long promptOnly = 1_000 * 2;
+        (await gateway.ChargesAsync(requestId)).ShouldBe([promptOnly]);
+        var served = (await gateway.EventsAsync("request.served.v1", requestId)).Single();
+        served["completion_tokens"]!.GetValue<int>().ShouldBe(0);
+    }
+
     [Fact]
     public async Task A_client_that_leaves_mid_stream_is_charged_for_what_was_generated()
     {

@@ -118,6 +118,21 @@ public sealed class ApiKeyAuthTests(GatewayFactory gateway) : IClassFixture<Gate
     }
 
     [Fact]
+    public async Task A_hundred_requests_at_once_on_a_30_rpm_key_let_exactly_30_through()
+    {
+        var (id, _) = await gateway.NewWorkspaceWithKeyAsync(credits: 0);
+        var issued = await gateway.AdminClient().PostAsJsonAsync($"/admin/v1/workspaces/{id}/keys", new { name = "free", preset = "free" });
+        var key = JsonNode.Parse(await issued.Content.ReadAsStringAsync())!["key"]!.GetValue<string>();
+        var client = gateway.KeyClient(key);
+        (await client.GetAsync("/v1/models")).StatusCode.ShouldBe(HttpStatusCode.OK);
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => client.GetAsync("/v1/credits")));
+
+        responses.Count(r => r.StatusCode == HttpStatusCode.OK).ShouldBe(29);
+        responses.Count(r => r.StatusCode == HttpStatusCode.TooManyRequests).ShouldBe(71);
+    }
+
+    [Fact]
     public async Task Requests_bringing_the_same_uncached_key_at_once_read_it_from_the_database_once()
     {
         var (_, key) = await gateway.NewWorkspaceWithKeyAsync(credits: 1);

@@ -51,6 +51,12 @@ public sealed class UpstreamFailureFallbackTests(FailingUpstreamGateway fixture)
         var fired = (await RequestEvents.DataAsync(Gateway.ConnectionString, RequestEvents.FallbackFired, requestId)).ShouldHaveSingleItem();
         fired["reason"]!.GetValue<string>().ShouldBe(reason);
         (await RequestEvents.CountAsync(Gateway.ConnectionString, RequestEvents.CreditsCharged, requestId)).ShouldBe(1);
+        var charged = await RequestEvents.ChargedAsync(Gateway.ConnectionString, requestId);
+        charged.ShouldBeGreaterThan(0);
+        response.Header("x-credits-used").ShouldBe(Infery.Domain.Credits.MicroCredits.Format(charged));
+        var served = (await RequestEvents.DataAsync(Gateway.ConnectionString, RequestEvents.RequestServed, requestId)).ShouldHaveSingleItem();
+        served["model_used"]!.GetValue<string>().ShouldBe("sim-chat");
+        served["provider"]!.GetValue<string>().ShouldBe("simulator");
     }
 
     [Fact]
