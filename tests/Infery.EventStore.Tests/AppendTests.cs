@@ -58,6 +58,37 @@ public sealed class AppendTests(EventStoreFixture db) : IClassFixture<EventStore
     }
 
     [Fact]
+    public async Task Three_hundred_appends_waiting_together_land_in_one_commit_every_one_of_them()
+    {
+        await using var store = db.NewStore();
+        var marker = Guid.NewGuid().ToString("N");
+        // The first append's commit is held for half a second, so that the others queue behind it and go together.
+        await db.ExecuteAsync($"""
+            create or replace function hold_commit() returns trigger language plpgsql as
+              $$ begin perform pg_sleep(0.5); return null; end $$;
+            create constraint trigger hold_{marker} after insert on events deferrable initially deferred for each row
+              when (new.stream_id = 'held-{marker}') execute function hold_commit();
+            """);
+        try
+        {
+            var held = store.AppendOnceAsync($"held-{marker}", [new ThingHappened(0, "held")], EventMetadata.None);
+            await Task.Delay(TimeSpan.FromMilliseconds(100));
+            var waiting = Enumerable.Range(1, 300)
+                .Select(i => store.AppendOnceAsync($"many-{marker}-{i}", [new ThingHappened(i, "waiting")], EventMetadata.None))
+                .ToArray();
+            await held;
+            await Task.WhenAll(waiting);
+        }
+        finally
+        {
+            await db.ExecuteAsync($"drop trigger hold_{marker} on events");
+        }
+
+        (await db.ScalarAsync($"select count(*) from events where stream_id like 'many-{marker}-%'")).ShouldBe(300);
+        (await db.ScalarAsync($"select count(distinct tx_id) from events where stream_id like 'many-{marker}-%'")).ShouldBe(1);
+    }
+
+    [Fact]
     public async Task A_stale_expected_version_is_a_typed_concurrency_error_and_writes_nothing()
     {
         await using var store = db.NewStore();
