@@ -34,6 +34,36 @@ public sealed class TwoInstanceBudgetTests(GatewayFactory gateway) : IClassFixtu
     }
 
     [Fact]
+    public async Task Two_instances_spending_a_balance_down_in_waves_charge_no_more_than_it_together()
+    {
+        await using var other = await GatewayFactory.SecondInstanceOf(gateway);
+        var (workspace, key) = await gateway.NewWorkspaceWithKeyAsync(credits: 0.004m);
+        var here = gateway.KeyClient(key);
+        var there = other.KeyClient(key);
+
+        // Waves of ten on each instance until a wave is refused whole: with a budget per instance, each would
+        // spend up to the whole balance.
+        var served = 0;
+        for (var wave = 0; wave < 40; wave++)
+        {
+            var responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
+                (i % 2 == 0 ? here : there).PostAsJsonAsync("/v1/chat/completions", Chat())));
+            responses.ShouldAllBe(r => r.StatusCode == HttpStatusCode.OK || r.StatusCode == HttpStatusCode.PaymentRequired);
+            var ok = responses.Count(r => r.StatusCode == HttpStatusCode.OK);
+            served += ok;
+            if (ok == 0)
+                break;
+        }
+
+        var ledger = new Ledger(gateway.ConnectionString);
+        var charges = await ledger.ChargesAsync(workspace);
+        charges.Count.ShouldBe(served);
+        charges.Sum(c => c.Amount).ShouldBeLessThanOrEqualTo(4_000);
+        charges.Sum(c => c.Amount).ShouldBeGreaterThan(4_000 - 2 * charges.Max(c => c.Amount) - 400);
+        (await ledger.BalanceAsync(workspace)).ShouldBeGreaterThanOrEqualTo(0);
+    }
+
+    [Fact]
     public async Task Credits_one_instance_leased_come_back_to_the_other_once_it_is_idle()
     {
         await using var other = await GatewayFactory.SecondInstanceOf(gateway);
