@@ -10,7 +10,7 @@ public static class Charge
     /// <summary>
     /// Charges the cost, but never more than was reserved: the reservation is what the balance was checked
     /// against, so charging beyond it could take the balance below zero. Reservations carry a margin so the
-    /// cap is the rare case.
+    /// cap is the rare case; what it leaves uncharged is recorded with the charge, for finance to see.
     /// </summary>
     public static IReadOnlyList<object> Decide(RequestServed served, long cost, long reserved)
     {
@@ -19,6 +19,6 @@ public static class Charge
         if (reserved < 0)
             throw new DomainException("invalid_reservation", "A reservation cannot be negative.");
         var amount = Math.Min(cost, reserved);
-        return [served, new CreditsCharged(served.WorkspaceId, served.RequestId, amount, served.KeyId, served.ModelUsed, served.At)];
+        return [served, new CreditsCharged(served.WorkspaceId, served.RequestId, amount, served.KeyId, served.ModelUsed, served.At, cost - amount)];
     }
 }

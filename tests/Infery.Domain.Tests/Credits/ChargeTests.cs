@@ -24,6 +24,17 @@ public sealed class ChargeTests
         var charged = (CreditsCharged)Charge.Decide(Served, cost: 5_000, reserved: 1_000)[^1];
 
         charged.Amount.ShouldBe(1_000);
+        charged.Uncharged.ShouldBe(4_000);
+    }
+
+    [Fact]
+    public void A_charge_recorded_before_the_uncharged_part_was_reads_as_none_left_uncharged()
+    {
+        var stored = """{"workspace_id":"ws_1","request_id":"req_1","amount":420,"key_id":"key_1","model":"sim-chat","at":"2026-11-22T12:00:00+00:00"}""";
+
+        var charged = System.Text.Json.JsonSerializer.Deserialize(stored, DomainEventsJson.Default.CreditsCharged)!;
+
+        charged.ShouldBe(new CreditsCharged("ws_1", "req_1", 420, "key_1", "sim-chat", Now));
     }
 
     [Fact]

@@ -89,7 +89,10 @@ public sealed class RequestBilling(
         var events = Charge.Decide(served, cost, reservation.Amount);
         if (extraEvents is { Count: > 0 })
             events = [.. extraEvents, .. events];
-        var charged = ((CreditsCharged)events[^1]).Amount;
+        var decided = (CreditsCharged)events[^1];
+        var charged = decided.Amount;
+        if (decided.Uncharged > 0)
+            logger.LogWarning("{RequestId} cost {Uncharged} micro-credits more than was reserved for it; that part is not charged", request.RequestId, decided.Uncharged);
         try
         {
             await AppendChargeAsync(request, events);

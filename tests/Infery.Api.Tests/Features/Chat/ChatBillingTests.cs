@@ -131,6 +131,27 @@ public sealed class ChatBillingTests(ChatGateway gateway) : IClassFixture<ChatGa
     }
 
     [Fact]
+    public async Task Usage_beyond_the_reservation_is_charged_up_to_it_and_the_rest_recorded_as_uncharged()
+    {
+        gateway.OpenAi.Handler = ctx => ProviderWire.WriteJsonAsync(ctx, """
+            {"id":"c","object":"chat.completion","created":1,"model":"gpt-upstream",
+             "choices":[{"index":0,"message":{"role":"assistant","content":"Short."},"finish_reason":"stop"}],
+             "usage":{"prompt_tokens":1000000,"completion_tokens":0,"total_tokens":1000000}}
+            """);
+        var requestId = ChatHttp.NewRequestId();
+
+        var response = await gateway.CreateClient().SendAsync(
+            ChatHttp.Post("/v1/chat/completions", key, ChatHttp.Body("fake-openai", "Hi."), requestId));
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var creditsUsed = ChatHttp.MicroCreditsOf(ChatHttp.Header(response, "x-credits-used"));
+        (await gateway.ChargesAsync(requestId)).ShouldBe([creditsUsed]);
+        var charge = (await gateway.EventsAsync("credits.charged.v1", requestId)).Single();
+        charge["uncharged"]!.GetValue<long>().ShouldBeGreaterThan(0);
+        (creditsUsed + charge["uncharged"]!.GetValue<long>()).ShouldBe(1_000_000 * 2);
+    }
+
+    [Fact]
     public async Task A_client_that_leaves_mid_stream_is_charged_for_what_was_generated()
     {
         var upstreamCancelled = new TaskCompletionSource();
