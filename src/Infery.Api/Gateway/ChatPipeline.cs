@@ -309,36 +309,30 @@ public sealed class ChatPipeline(
             IdempotencyKeys.DoNotKeep(http);
         usage = ChargeableUsage(usage, ranToEnd: outcome == "completed", PromptEstimateFor(attempt.Model, attempt.Call.Request, attempt.PromptEstimate), receivedChars);
         Settlement settled;
-        ApiError? unsettled = null;
         try
         {
             settled = await SettleAsync(attempt, usage, streamed: true, outcome);
-            if (!settled.Recorded)
-                unsettled = BillingDelayed;
         }
         catch (Exception e)
         {
-            logger.LogError(e, "charge for streamed {RequestId} not recorded", attempt.Authorized.RequestId);
-            (settled, unsettled) = (default, BillingUnavailable);
-        }
-        if (unsettled is not null)
-        {
+            logger.LogError("charge for streamed {RequestId} not recorded: {Message}", attempt.Authorized.RequestId, e.Message);
             IdempotencyKeys.DoNotKeep(http);
             if (!clientGone.IsCancellationRequested)
             {
-                ServerSentEvents.WriteChunk(attempt.Response, unsettled.ToJson());
+                ServerSentEvents.WriteChunk(attempt.Response, BillingUnavailable.ToJson());
                 await TryFlushAsync(attempt);
             }
             return;
         }
-        var charged = settled.Charged;
         if (clientGone.IsCancellationRequested)
             return;
 
+        // An owed charge ends the stream as a recorded one would, marked pending: an error here would make clients
+        // retry a request they were served, and be charged twice once the first charge lands.
         var call = attempt.Call;
         if (call.Request.IncludeUsage)
             ServerSentEvents.WriteChunk(attempt.Response, Shape(UsageChunk(call, usage), attempt.Endpoint.ShapeChunk));
-        ServerSentEvents.WriteChunk(attempt.Response, Shape(CreditsChunk(call, charged), attempt.Endpoint.ShapeChunk));
+        ServerSentEvents.WriteChunk(attempt.Response, Shape(CreditsChunk(call, settled), attempt.Endpoint.ShapeChunk));
         if (cutShort is not null)
             ServerSentEvents.WriteChunk(attempt.Response, cutShort.ToJson());
         ServerSentEvents.WriteDone(attempt.Response);
@@ -430,10 +424,6 @@ public sealed class ChatPipeline(
         "The request was served but its charge could not be recorded, so its result is withheld. Retry shortly.",
         "server_error", null, "billing_unavailable");
 
-    private static readonly ApiError BillingDelayed = new(503,
-        "The response was delivered, but its charge could not be recorded yet; it will be recorded as soon as the ledger is reachable.",
-        "server_error", null, "billing_delayed");
-
     private static JsonObject UsageChunk(ChatCall call, TokenUsage usage) => new()
     {
         ["id"] = call.ResponseId,
@@ -450,13 +440,19 @@ public sealed class ChatPipeline(
         },
     };
 
-    private static JsonObject CreditsChunk(ChatCall call, long charged) => new()
+    private static JsonObject CreditsChunk(ChatCall call, Settlement settled)
     {
-        ["id"] = call.ResponseId,
-        ["object"] = "chat.completion.chunk",
-        ["created"] = call.Created,
-        ["model"] = call.Model.Slug,
-        ["choices"] = new JsonArray(),
-        ["credits_used"] = MicroCredits.Format(charged),
-    };
+        var chunk = new JsonObject
+        {
+            ["id"] = call.ResponseId,
+            ["object"] = "chat.completion.chunk",
+            ["created"] = call.Created,
+            ["model"] = call.Model.Slug,
+            ["choices"] = new JsonArray(),
+            ["credits_used"] = MicroCredits.Format(settled.Charged),
+        };
+        if (!settled.Recorded)
+            chunk["credits_pending"] = true;
+        return chunk;
+    }
 }

@@ -1,27 +1,46 @@
+using System.Text.Json;
 using System.Threading.Channels;
+using Infery.Domain;
 using Infery.EventStore;
+using Npgsql;
 
 namespace Infery.Api.Gateway.Billing;
 
 /// <summary>The charge of a stream the client already has, appended once it can be.</summary>
-public sealed record OwedCharge(AuthorizedRequest Request, IReadOnlyList<object> Events, EventMetadata Metadata, Reservation Reservation, long Amount);
+public sealed class OwedCharge(AuthorizedRequest request, IReadOnlyList<object> events, EventMetadata metadata, Reservation reservation, long amount)
+{
+    public AuthorizedRequest Request { get; } = request;
+    public IReadOnlyList<object> Events { get; } = events;
+    public EventMetadata Metadata { get; } = metadata;
+    public Reservation Reservation { get; } = reservation;
+    public long Amount { get; } = amount;
+
+    /// <summary>Appends refused by the database itself (not for want of a connection); changed under the owner's lock.</summary>
+    public int Refusals { get; set; }
+}
 
 /// <summary>
 /// Charges of streams already delivered whose append failed, the database being unreachable say: held in memory with
 /// their reservations, which stay on the lease so the workspace cannot spend them meanwhile, and appended again with
-/// growing pauses until recorded. An append that collides with the request's stream finds it recorded already. Charges
-/// still owed when the gateway stops are logged one by one, with what an operator needs to record them.
+/// growing pauses until recorded. An append that collides with the request's stream finds it recorded already. A
+/// charge the database itself refuses three times is given up. Charges given up, refused for want of room, owed after
+/// the gateway stopped, or still owed when it stops are logged one by one at Critical, with what an operator needs
+/// to record them.
 /// </summary>
 public sealed class OwedCharges(EventStore.EventStore store, TimeProvider clock, ILogger<OwedCharges> logger) : BackgroundService
 {
     public const int MaxOwed = 100_000;
+    private const int RefusalsBeforeGivingUp = 3;
+    private const int AppendsAtOnce = 256;
 
     private static readonly TimeSpan FirstPause = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan LongestPause = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan LastAttempt = TimeSpan.FromSeconds(3);
 
     private readonly Lock gate = new();
     private readonly Channel<bool> arrived = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-    private List<OwedCharge> owed = [];
+    private readonly List<OwedCharge> owed = [];
+    private bool stopped;
 
     public int Count
     {
@@ -32,14 +51,20 @@ public sealed class OwedCharges(EventStore.EventStore store, TimeProvider clock,
         }
     }
 
-    /// <summary>False when <see cref="MaxOwed"/> charges are owed already.</summary>
+    /// <summary>False, with the charge logged as not recorded, when the gateway has stopped or <see cref="MaxOwed"/> are owed already.</summary>
     public bool TryOwe(OwedCharge charge)
     {
+        string? refused;
         lock (gate)
         {
-            if (owed.Count >= MaxOwed)
-                return false;
-            owed.Add(charge);
+            refused = stopped ? "owed after the gateway stopped" : owed.Count >= MaxOwed ? "too many charges owed" : null;
+            if (refused is null)
+                owed.Add(charge);
+        }
+        if (refused is not null)
+        {
+            LogNotRecorded(charge, refused);
+            return false;
         }
         arrived.Writer.TryWrite(true);
         return true;
@@ -66,52 +91,84 @@ public sealed class OwedCharges(EventStore.EventStore store, TimeProvider clock,
         }
     }
 
+    /// <summary>One last attempt, of a few seconds at most, then every charge still owed is logged.</summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        await base.StopAsync(cancellationToken);
-        if (Count == 0 || await TryRecordAllAsync(cancellationToken))
-            return;
-        List<OwedCharge> left;
         lock (gate)
-            left = owed;
-        foreach (var charge in left)
-            logger.LogCritical(
-                "charge not recorded at shutdown: request {RequestId}, workspace {WorkspaceId}, key {KeyId}, stream {StreamId}, {Amount} micro-credits",
-                charge.Request.RequestId, charge.Request.Key.WorkspaceId, charge.Request.Key.KeyId, charge.Request.StreamId, charge.Amount);
+            stopped = true;
+        await base.StopAsync(cancellationToken);
+        using var lastAttempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        lastAttempt.CancelAfter(LastAttempt);
+        if (Count > 0)
+            await TryRecordAllAsync(lastAttempt.Token);
+        foreach (var charge in Snapshot())
+            LogNotRecorded(charge, "still owed when the gateway stopped");
     }
 
-    /// <summary>Appends the owed charges in turn, stopping at the first that fails; true when none is left.</summary>
+    private List<OwedCharge> Snapshot()
+    {
+        lock (gate)
+            return [.. owed];
+    }
+
+    /// <summary>
+    /// Appends the owed charges, a few hundred at a time so that they share commits; a round ends at the first lack of
+    /// a connection. True when none is left.
+    /// </summary>
     private async Task<bool> TryRecordAllAsync(CancellationToken ct)
     {
-        List<OwedCharge> batch;
-        lock (gate)
-            (batch, owed) = (owed, []);
-        var recorded = 0;
+        var pending = Snapshot();
+        for (var start = 0; start < pending.Count; start += AppendsAtOnce)
+        {
+            var round = pending.GetRange(start, Math.Min(AppendsAtOnce, pending.Count - start));
+            var outcomes = await Task.WhenAll(round.Select(charge => TryRecordAsync(charge, ct)));
+            if (outcomes.Contains(Outcome.Unreachable))
+                break;
+        }
+        return Count == 0;
+    }
+
+    private enum Outcome { Recorded, Refused, Unreachable }
+
+    private async Task<Outcome> TryRecordAsync(OwedCharge charge, CancellationToken ct)
+    {
         try
         {
-            for (; recorded < batch.Count; recorded++)
+            await store.AppendOnceAsync(charge.Request.StreamId, charge.Events, charge.Metadata, ct).WaitAsync(ct);
+        }
+        catch (ConcurrencyException)
+        {
+            // An earlier append went through after all.
+        }
+        catch (PostgresException e) when (!e.IsTransient)
+        {
+            bool givenUp;
+            lock (gate)
             {
-                var charge = batch[recorded];
-                try
-                {
-                    await store.AppendOnceAsync(charge.Request.StreamId, charge.Events, charge.Metadata, ct);
-                }
-                catch (ConcurrencyException)
-                {
-                    // An earlier append went through after all.
-                }
-                charge.Reservation.Release(charge.Amount);
-                logger.LogInformation("owed charge of {RequestId} recorded: {Amount} micro-credits", charge.Request.RequestId, charge.Amount);
+                givenUp = ++charge.Refusals >= RefusalsBeforeGivingUp && owed.Remove(charge);
             }
+            if (givenUp)
+            {
+                charge.Reservation.Release();
+                LogNotRecorded(charge, $"refused by the database {RefusalsBeforeGivingUp} times: {e.MessageText}");
+            }
+            return Outcome.Refused;
         }
         catch (Exception e)
         {
-            logger.LogWarning("{Count} charges still owed: {Message}", batch.Count - recorded, e.Message);
+            logger.LogWarning("owed charge of {RequestId} not recorded yet: {Message}", charge.Request.RequestId, e.Message);
+            return Outcome.Unreachable;
         }
         lock (gate)
-        {
-            owed.InsertRange(0, batch.Skip(recorded));
-            return owed.Count == 0;
-        }
+            owed.Remove(charge);
+        charge.Reservation.Release(charge.Amount);
+        logger.LogInformation("owed charge of {RequestId} recorded: {Amount} micro-credits", charge.Request.RequestId, charge.Amount);
+        return Outcome.Recorded;
     }
+
+    private void LogNotRecorded(OwedCharge charge, string why) =>
+        logger.LogCritical(
+            "charge not recorded ({Why}): request {RequestId}, workspace {WorkspaceId}, key {KeyId}, stream {StreamId}, {Amount} micro-credits; events {Events}",
+            why, charge.Request.RequestId, charge.Request.Key.WorkspaceId, charge.Request.Key.KeyId, charge.Request.StreamId, charge.Amount,
+            string.Join(" ", charge.Events.Select(e => JsonSerializer.Serialize(e, e.GetType(), DomainEventsJson.Default))));
 }

@@ -110,7 +110,7 @@ public sealed class RequestBilling(
                 charge.Reservation.Release();
                 throw;
             }
-            logger.LogError(e, "charge of delivered {RequestId} not recorded; {Amount} micro-credits owed until it can be", request.RequestId, charged);
+            logger.LogError("charge of delivered {RequestId} not recorded: {Message}; {Amount} micro-credits owed until it can be", request.RequestId, e.Message, charged);
             return new Settlement(charged, Recorded: false);
         }
         reservation.Release(charged);

@@ -125,6 +125,9 @@ public sealed class ApiKeyAuthTests(GatewayFactory gateway) : IClassFixture<Gate
         var key = JsonNode.Parse(await issued.Content.ReadAsStringAsync())!["key"]!.GetValue<string>();
         var client = gateway.KeyClient(key);
         (await client.GetAsync("/v1/models")).StatusCode.ShouldBe(HttpStatusCode.OK);
+        // The window slides by the minute: a burst across a minute's end would be weighed over two.
+        if (DateTime.UtcNow.Second >= 55)
+            await Task.Delay(TimeSpan.FromSeconds(61 - DateTime.UtcNow.Second));
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => client.GetAsync("/v1/credits")));
 
