@@ -307,7 +307,7 @@ public sealed class ChatPipeline(
 
         if (outcome != "completed")
             IdempotencyKeys.DoNotKeep(http);
-        usage = ChargeableUsage(usage, ranToEnd: outcome == "completed", PromptEstimateFor(attempt.Model, attempt.Call.Request, attempt.PromptEstimate), receivedChars);
+        usage = ChargeableUsage(usage, ranToEnd: outcome == "completed", attempt, receivedChars);
         Settlement settled;
         try
         {
@@ -341,13 +341,14 @@ public sealed class ChatPipeline(
 
     /// <summary>
     /// Charge what was generated. A stream that ran to its end is charged by the provider's final count; one cut
-    /// short by the provider's count so far, but never for less output than the text the client received.
+    /// short by the provider's count so far, but never for less output than the text the client received; one the
+    /// provider never counted, by the prompt as estimated for its model and the text received.
     /// </summary>
-    private static TokenUsage ChargeableUsage(TokenUsage? reported, bool ranToEnd, int promptEstimate, long receivedChars)
+    private static TokenUsage ChargeableUsage(TokenUsage? reported, bool ranToEnd, Attempt attempt, long receivedChars)
     {
         var received = TokenEstimator.FromChars(receivedChars);
         if (reported is null)
-            return new TokenUsage(promptEstimate, received);
+            return new TokenUsage(PromptEstimateFor(attempt.Model, attempt.Call.Request, attempt.PromptEstimate), received);
         return ranToEnd ? reported : reported with { CompletionTokens = Math.Max(reported.CompletionTokens, received) };
     }
 
