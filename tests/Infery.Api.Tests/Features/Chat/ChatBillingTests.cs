@@ -131,6 +131,26 @@ public sealed class ChatBillingTests(ChatGateway gateway) : IClassFixture<ChatGa
     }
 
     [Fact]
+    public async Task Usage_on_a_last_chunk_that_still_carries_choices_is_charged()
+    {
+        gateway.OpenAi.Handler = ctx => FakeUpstream.WriteSseAsync(ctx,
+        [
+            """data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-upstream","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":null}]}""" + "\n\n",
+            """data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-upstream","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":1000,"completion_tokens":200,"total_tokens":1200,"prompt_tokens_details":{"cached_tokens":400}}}""" + "\n\n",
+            "data: [DONE]\n\n",
+        ]);
+        var requestId = ChatHttp.NewRequestId();
+
+        var response = await gateway.CreateClient().SendAsync(
+            ChatHttp.Post("/v1/chat/completions", key, ChatHttp.Body("fake-openai", "Hi.", stream: true), requestId));
+
+        var (chunks, done) = ChatHttp.ReadSse(await response.Content.ReadAsStringAsync());
+        done.ShouldBeTrue();
+        ChatHttp.CreditsUsed(chunks).ShouldBe(ProviderWire.OpenAiCost);
+        (await gateway.ChargesAsync(requestId)).ShouldBe([ProviderWire.OpenAiCost]);
+    }
+
+    [Fact]
     public async Task Usage_beyond_the_reservation_is_charged_up_to_it_and_the_rest_recorded_as_uncharged()
     {
         gateway.OpenAi.Handler = ctx => ProviderWire.WriteJsonAsync(ctx, """
