@@ -315,7 +315,7 @@ public sealed class ChatPipeline(
         }
         catch (Exception e)
         {
-            logger.LogError("charge for streamed {RequestId} not recorded: {Message}", attempt.Authorized.RequestId, e.Message);
+            logger.LogError(e, "charge for streamed {RequestId} not recorded", attempt.Authorized.RequestId);
             IdempotencyKeys.DoNotKeep(http);
             if (!clientGone.IsCancellationRequested)
             {

@@ -13,7 +13,17 @@ public sealed class ShutdownOptions
     /// </summary>
     public int ReadinessDelaySeconds { get; set; }
 
-    public bool IsValid => ReadinessDelaySeconds is >= 0 and <= 300;
+    /// <summary>
+    /// Up to 300 s, and shorter than the drain's grace, which counts from the stop too: requests arriving late in a
+    /// longer delay would be cut as soon as they start.
+    /// </summary>
+    public bool FitsWithin(TimeSpan shutdownTimeout)
+    {
+        if (ReadinessDelaySeconds is < 0 or > 300)
+            return false;
+        var grace = ShutdownDrain.GraceWithin(shutdownTimeout);
+        return ReadinessDelaySeconds == 0 || grace == Timeout.InfiniteTimeSpan || TimeSpan.FromSeconds(ReadinessDelaySeconds) < grace;
+    }
 }
 
 /// <summary>

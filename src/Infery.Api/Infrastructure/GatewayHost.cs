@@ -30,6 +30,7 @@ using Infery.Projections.Fallbacks;
 using Infery.Projections.Workspaces;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Infery.Api.Infrastructure;
@@ -96,7 +97,8 @@ public static class GatewayHost
         services.AddSingleton<CircuitBreakers>();
         services.AddSingleton<FallbackRouter>();
         services.AddOptions<ShutdownOptions>().Bind(builder.Configuration.GetSection(ShutdownOptions.Section))
-            .Validate(shutdown => shutdown.IsValid, "Shutdown:ReadinessDelaySeconds must be from 0 to 300.")
+            .Validate<IOptions<HostOptions>>((shutdown, host) => shutdown.FitsWithin(host.Value.ShutdownTimeout),
+                "Shutdown:ReadinessDelaySeconds must be from 0 to 300, and shorter than the shutdown timeout less five seconds: raise DOTNET_SHUTDOWNTIMEOUTSECONDS by as much.")
             .ValidateOnStart();
         services.AddSingleton<ShutdownDrain>();
         services.AddHostedService(sp => sp.GetRequiredService<ShutdownDrain>());

@@ -126,6 +126,16 @@ public sealed class ShutdownTests(StoppingGateway fixture) : IClassFixture<Stopp
     }
 
     [Theory]
+    [InlineData(0, 30, true)]
+    [InlineData(20, 30, true)]
+    [InlineData(25, 30, false)]
+    [InlineData(30, 60, true)]
+    [InlineData(301, 400, false)]
+    [InlineData(-1, 30, false)]
+    public void The_readiness_delay_must_end_within_the_drains_grace(int delaySeconds, int timeoutSeconds, bool fits) =>
+        new ShutdownOptions { ReadinessDelaySeconds = delaySeconds }.FitsWithin(TimeSpan.FromSeconds(timeoutSeconds)).ShouldBe(fits);
+
+    [Theory]
     [InlineData(30, 25)]
     [InlineData(8, 4)]
     [InlineData(0, 0)]

@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Text.Json;
 using System.Threading.Channels;
 using Infery.Domain;
@@ -112,25 +113,31 @@ public sealed class OwedCharges(EventStore.EventStore store, TimeProvider clock,
     }
 
     /// <summary>
-    /// Appends the owed charges, a few hundred at a time so that they share commits; a round ends at the first lack of
-    /// a connection. True when none is left.
+    /// Appends the owed charges, a few hundred at a time so that they share commits, and stops at the first lack of a
+    /// connection. A refused commit fails every charge in it, so those are appended again one by one, and only a
+    /// refusal of a charge on its own counts against it. True when none is left.
     /// </summary>
     private async Task<bool> TryRecordAllAsync(CancellationToken ct)
     {
         var pending = Snapshot();
         for (var start = 0; start < pending.Count; start += AppendsAtOnce)
         {
-            var round = pending.GetRange(start, Math.Min(AppendsAtOnce, pending.Count - start));
-            var outcomes = await Task.WhenAll(round.Select(charge => TryRecordAsync(charge, ct)));
+            var slice = pending.GetRange(start, Math.Min(AppendsAtOnce, pending.Count - start));
+            var outcomes = await Task.WhenAll(slice.Select(charge => TryRecordAsync(charge, alone: false, ct)));
             if (outcomes.Contains(Outcome.Unreachable))
                 break;
+            for (var i = 0; i < slice.Count; i++)
+            {
+                if (outcomes[i] == Outcome.Refused && await TryRecordAsync(slice[i], alone: true, ct) == Outcome.Unreachable)
+                    return Count == 0;
+            }
         }
         return Count == 0;
     }
 
     private enum Outcome { Recorded, Refused, Unreachable }
 
-    private async Task<Outcome> TryRecordAsync(OwedCharge charge, CancellationToken ct)
+    private async Task<Outcome> TryRecordAsync(OwedCharge charge, bool alone, CancellationToken ct)
     {
         try
         {
@@ -139,6 +146,10 @@ public sealed class OwedCharges(EventStore.EventStore store, TimeProvider clock,
         catch (ConcurrencyException)
         {
             // An earlier append went through after all.
+        }
+        catch (PostgresException e) when (!e.IsTransient && !alone)
+        {
+            return Outcome.Refused;
         }
         catch (PostgresException e) when (!e.IsTransient)
         {
@@ -166,9 +177,15 @@ public sealed class OwedCharges(EventStore.EventStore store, TimeProvider clock,
         return Outcome.Recorded;
     }
 
+    /// <summary>
+    /// Everything needed to append the charge by hand: its stream, and each event's type and data, under the metadata
+    /// of the request. An append still in flight when the gateway stopped may land after all, so the stream is to be
+    /// checked first.
+    /// </summary>
     private void LogNotRecorded(OwedCharge charge, string why) =>
         logger.LogCritical(
-            "charge not recorded ({Why}): request {RequestId}, workspace {WorkspaceId}, key {KeyId}, stream {StreamId}, {Amount} micro-credits; events {Events}",
-            why, charge.Request.RequestId, charge.Request.Key.WorkspaceId, charge.Request.Key.KeyId, charge.Request.StreamId, charge.Amount,
-            string.Join(" ", charge.Events.Select(e => JsonSerializer.Serialize(e, e.GetType(), DomainEventsJson.Default))));
+            "charge not recorded ({Why}): request {RequestId}, workspace {WorkspaceId}, key {KeyId}, {Amount} micro-credits; unless stream {StreamId} has them, append there {Events}",
+            why, charge.Request.RequestId, charge.Request.Key.WorkspaceId, charge.Request.Key.KeyId, charge.Amount, charge.Request.StreamId,
+            string.Join(" ", charge.Events.Select(e =>
+                $"{e.GetType().GetCustomAttribute<EventNameAttribute>()?.Name} {JsonSerializer.Serialize(e, e.GetType(), DomainEventsJson.Default)}")));
 }

@@ -81,7 +81,8 @@ public sealed class RequestBilling(
     /// Appends RequestServed and CreditsCharged (plus any <paramref name="extraEvents"/>) to the request's
     /// own stream and waits for the commit. Never cancelled by the client leaving: what was generated is charged.
     /// When the charge cannot be recorded, a request whose answer was withheld is charged nothing, and the error
-    /// rises; one already <paramref name="delivered"/> owes its charge (<see cref="OwedCharges"/>).
+    /// rises; one already <paramref name="delivered"/> owes its charge (<see cref="OwedCharges"/>), which is recorded
+    /// later or logged to be recorded by hand.
     /// </summary>
     public async Task<Settlement> SettleAsync(
         AuthorizedRequest request, Reservation reservation, RequestServed served, long cost, IReadOnlyList<object>? extraEvents, bool delivered)
@@ -105,12 +106,10 @@ public sealed class RequestBilling(
                 throw;
             }
             var charge = new OwedCharge(request, events, Metadata(request), reservation.HandOver(), charged);
-            if (!owed.TryOwe(charge))
-            {
-                charge.Reservation.Release();
-                throw;
-            }
-            logger.LogError("charge of delivered {RequestId} not recorded: {Message}; {Amount} micro-credits owed until it can be", request.RequestId, e.Message, charged);
+            if (owed.TryOwe(charge))
+                logger.LogError("charge of delivered {RequestId} not recorded: {Message}; {Amount} micro-credits owed until it can be", request.RequestId, e.Message, charged);
+            else
+                charge.Reservation.Release(); // Logged in full, to be recorded by hand.
             return new Settlement(charged, Recorded: false);
         }
         reservation.Release(charged);

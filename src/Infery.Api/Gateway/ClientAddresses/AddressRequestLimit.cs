@@ -64,13 +64,15 @@ public sealed class AddressRequestLimit
         return refusal;
     }
 
-    private static string Describe(TimeSpan window) => window.TotalSeconds switch
+    private static string Describe(TimeSpan window) => (int)window.TotalSeconds switch
     {
-        1 => "1 second",
-        60 => "1 minute",
-        var seconds when seconds % 60 == 0 => $"{window.TotalMinutes:0} minutes",
-        var seconds => $"{seconds:0} seconds",
+        var s when s % 86_400 == 0 => Count(s / 86_400, "day"),
+        var s when s % 3_600 == 0 => Count(s / 3_600, "hour"),
+        var s when s % 60 == 0 => Count(s / 60, "minute"),
+        var s => Count(s, "second"),
     };
+
+    private static string Count(int n, string unit) => n == 1 ? $"1 {unit}" : $"{n} {unit}s";
 }
 
 public static class AddressRequestLimitMiddleware

@@ -11,8 +11,6 @@ namespace Infery.Api.Gateway.ClientAddresses;
 /// </summary>
 public readonly record struct ClientNetwork(UInt128 Bits)
 {
-    private static readonly UInt128 Ipv4Prefix = (UInt128)0xffff << 32;
-
     public static ClientNetwork Of(IPAddress address)
     {
         Span<byte> bytes = stackalloc byte[16];
@@ -44,7 +42,7 @@ public readonly record struct ClientNetwork(UInt128 Bits)
         {
             if (IsIpv4)
             {
-                var v4 = (uint)(Bits - Ipv4Prefix);
+                var v4 = (uint)Bits;
                 return (v4 >> 24) is 10 or 127
                     || v4 >> 20 == 0xac1 // 172.16.0.0/12
                     || v4 >> 16 is 0xc0a8 or 0xa9fe // 192.168.0.0/16, 169.254.0.0/16

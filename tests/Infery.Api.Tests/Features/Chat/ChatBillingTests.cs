@@ -109,13 +109,13 @@ public sealed class ChatBillingTests(ChatGateway gateway) : IClassFixture<ChatGa
         gateway.OpenAi.Handler = stream
             ? ctx => FakeUpstream.WriteSseAsync(ctx,
             [
-                """data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-upstream","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":"stop"}]}""" + "\n\n",
+                """data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-upstream","choices":[{"index":0,"delta":{"role":"assistant","content":"Nothing to add."},"finish_reason":"stop"}]}""" + "\n\n",
                 $$"""data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-upstream","choices":[],"usage":{{zeroUsage}}}""" + "\n\n",
                 "data: [DONE]\n\n",
             ])
             : ctx => ProviderWire.WriteJsonAsync(ctx, $$"""
                 {"id":"c","object":"chat.completion","created":1,"model":"gpt-upstream",
-                 "choices":[{"index":0,"message":{"role":"assistant","content":""},"finish_reason":"stop"}],"usage":{{zeroUsage}}}
+                 "choices":[{"index":0,"message":{"role":"assistant","content":"Nothing to add."},"finish_reason":"stop"}],"usage":{{zeroUsage}}}
                 """);
         var requestId = ChatHttp.NewRequestId();
 
@@ -124,6 +124,7 @@ public sealed class ChatBillingTests(ChatGateway gateway) : IClassFixture<ChatGa
 
         response.StatusCode.ShouldBe(HttpStatusCode.OK);
         await response.Content.ReadAsStringAsync();
+        // The text received would be estimated at a few tokens: the provider's count of none is what is charged.
         const long promptOnly = 1_000 * 2;
         (await gateway.ChargesAsync(requestId)).ShouldBe([promptOnly]);
         var served = (await gateway.EventsAsync("request.served.v1", requestId)).Single();

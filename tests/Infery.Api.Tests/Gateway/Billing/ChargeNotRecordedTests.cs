@@ -6,8 +6,8 @@ namespace Infery.Api.Tests.Gateway.Billing;
 
 /// <summary>
 /// When the charge cannot be written, a completion is withheld and nothing is charged or left reserved. A stream,
-/// already delivered, ends with an error chunk instead of its credits, and its charge is owed: held with its
-/// reservation and recorded once the database takes it.
+/// already delivered, ends with its credits marked pending, and its charge is owed: held with its reservation and
+/// recorded once the database takes it.
 /// </summary>
 public sealed class ChargeNotRecordedTests(GatewayFactory gateway) : IClassFixture<GatewayFactory>
 {

@@ -26,31 +26,42 @@ public sealed class StoppingGatewayWithCapturedLogs : GatewayWithCapturedLogs;
 public sealed class OwedChargesTests(GatewayWithCapturedLogs gateway) : IClassFixture<GatewayWithCapturedLogs>
 {
     [Fact]
-    public async Task A_charge_the_database_keeps_refusing_is_given_up_after_three_refusals_logged_in_full_and_its_reservation_released()
+    public async Task A_charge_the_database_keeps_refusing_is_given_up_alone_logged_in_full_while_those_owed_with_it_are_recorded()
     {
-        const string requestId = "req_owed_refused_for_good";
+        const string refused = "req_owed_refused_for_good";
+        string[] takenLater = ["req_owed_taken_later_1", "req_owed_taken_later_2", "req_owed_taken_later_3"];
         var (workspace, key) = await gateway.NewWorkspaceWithKeyAsync(credits: 1);
-        await RefusedEvents.RefuseAsync(gateway.ConnectionString, requestId);
+        foreach (var requestId in takenLater.Append(refused))
+            await RefusedEvents.RefuseAsync(gateway.ConnectionString, requestId);
         try
         {
-            var response = await gateway.KeyClient(key).ChatAsync("sim-chat", "Hello", stream: true, requestId: requestId);
-            var promised = GatewayClients.SseData(await response.Content.ReadAsStringAsync()).Single(e => e["credits_used"] != null);
-            promised["credits_pending"]!.GetValue<bool>().ShouldBeTrue();
+            foreach (var requestId in takenLater.Append(refused))
+            {
+                var response = await gateway.KeyClient(key).ChatAsync("sim-chat", "Hello", stream: true, requestId: requestId);
+                var promised = GatewayClients.SseData(await response.Content.ReadAsStringAsync()).Single(e => e["credits_used"] != null);
+                promised["credits_pending"]!.GetValue<bool>().ShouldBeTrue();
+            }
+            foreach (var requestId in takenLater)
+                await RefusedEvents.AcceptAsync(gateway.ConnectionString, requestId);
 
-            await Eventually.TrueAsync(() => Task.FromResult(gateway.Logs.At(LogLevel.Critical).Any(line => line.Contains(requestId))),
+            await Eventually.TrueAsync(() => Task.FromResult(gateway.Logs.At(LogLevel.Critical).Any(line => line.Contains(refused))),
                 "a charge given up should be logged");
-            var line = gateway.Logs.At(LogLevel.Critical).Single(line => line.Contains(requestId));
+            var line = gateway.Logs.At(LogLevel.Critical).Single(line => line.Contains(refused));
             line.ShouldContain("refused by the database 3 times");
             line.ShouldContain(workspace);
-            line.ShouldContain("\"amount\":");
+            line.ShouldContain("credits.charged.v1 {");
+            var ledger = new Ledger(gateway.ConnectionString);
+            foreach (var requestId in takenLater)
+                (await ledger.CountAsync("credits.charged.v1", requestId)).ShouldBe(1);
+            (await ledger.CountAsync("credits.charged.v1", refused)).ShouldBe(0);
+            gateway.Logs.At(LogLevel.Critical).ShouldNotContain(l => takenLater.Any(l.Contains));
             await Eventually.TrueAsync(
                 async () => JsonNode.Parse(await gateway.KeyClient(key).GetStringAsync("/v1/credits"))!["reserved"]!.GetValue<string>() == "0.000000",
-                "the reservation of a charge given up should be released");
-            (await new Ledger(gateway.ConnectionString).CountAsync("credits.charged.v1", requestId)).ShouldBe(0);
+                "every owed reservation should be released");
         }
         finally
         {
-            await RefusedEvents.AcceptAsync(gateway.ConnectionString, requestId);
+            await RefusedEvents.AcceptAsync(gateway.ConnectionString, refused);
         }
     }
 }

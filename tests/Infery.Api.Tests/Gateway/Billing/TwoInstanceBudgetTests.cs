@@ -59,7 +59,8 @@ public sealed class TwoInstanceBudgetTests(GatewayFactory gateway) : IClassFixtu
         var charges = await ledger.ChargesAsync(workspace);
         charges.Count.ShouldBe(served);
         charges.Sum(c => c.Amount).ShouldBeLessThanOrEqualTo(4_000);
-        charges.Sum(c => c.Amount).ShouldBeGreaterThan(4_000 - 2 * charges.Max(c => c.Amount) - 400);
+        // Nearly all of it: what is left covers no further request's worst case on either instance.
+        charges.Sum(c => c.Amount).ShouldBeGreaterThan(3_000);
         (await ledger.BalanceAsync(workspace)).ShouldBeGreaterThanOrEqualTo(0);
     }
 
