@@ -18,6 +18,18 @@ public sealed class BillingFirstTests(GatewayFactory gateway) : IClassFixture<Ga
     };
 
     [Fact]
+    public async Task Three_hundred_concurrent_requests_on_ample_credit_are_all_served_none_refused_for_credits()
+    {
+        var (workspace, key) = await gateway.NewWorkspaceWithKeyAsync(credits: 1_000);
+        var client = gateway.KeyClient(key);
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 300).Select(_ => client.PostAsJsonAsync("/v1/chat/completions", Chat())));
+
+        responses.ShouldAllBe(r => r.StatusCode == HttpStatusCode.OK);
+        (await new Ledger(gateway.ConnectionString).ChargesAsync(workspace)).Count.ShouldBe(300);
+    }
+
+    [Fact]
     public async Task Three_hundred_concurrent_requests_on_credit_for_about_a_hundred_reconcile_exactly()
     {
         var unitCost = await CostOfOneRequestAsync();

@@ -34,6 +34,21 @@ public sealed class TwoInstanceBudgetTests(GatewayFactory gateway) : IClassFixtu
     }
 
     [Fact]
+    public async Task A_burst_across_two_instances_on_ample_credit_is_served_whole()
+    {
+        await using var other = await GatewayFactory.SecondInstanceOf(gateway);
+        var (workspace, key) = await gateway.NewWorkspaceWithKeyAsync(credits: 1_000);
+        var here = gateway.KeyClient(key);
+        var there = other.KeyClient(key);
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 200).Select(i =>
+            (i % 2 == 0 ? here : there).PostAsJsonAsync("/v1/chat/completions", Chat())));
+
+        responses.ShouldAllBe(r => r.StatusCode == HttpStatusCode.OK);
+        (await new Ledger(gateway.ConnectionString).ChargesAsync(workspace)).Count.ShouldBe(200);
+    }
+
+    [Fact]
     public async Task Two_instances_spending_a_balance_down_in_waves_charge_no_more_than_it_together()
     {
         await using var other = await GatewayFactory.SecondInstanceOf(gateway);
