@@ -69,6 +69,10 @@ public class GatewayFactory : WebApplicationFactory<Program>, IAsyncLifetime
         return client;
     }
 
+    /// <summary>What the key's workspace holds reserved for requests in flight, as /v1/credits shows it.</summary>
+    public async Task<string> ReservedAsync(string key) =>
+        JsonNode.Parse(await KeyClient(key).GetStringAsync("/v1/credits"))!["reserved"]!.GetValue<string>();
+
     /// <summary>A new workspace with the given credits and one key; returns the workspace id and the key.</summary>
     public async Task<(string WorkspaceId, string Key)> NewWorkspaceWithKeyAsync(decimal credits, int? rpm = 100_000)
     {

@@ -158,8 +158,7 @@ public sealed class BillingFirstTests(GatewayFactory gateway) : IClassFixture<Ga
 
     private async Task AssertNothingReservedAsync(string key)
     {
-        await WaitForAsync(async () =>
-            JsonNode.Parse(await gateway.KeyClient(key).GetStringAsync("/v1/credits"))!["reserved"]!.GetValue<string>() == "0.000000");
+        await WaitForAsync(async () => await gateway.ReservedAsync(key) == "0.000000");
     }
 
     private static async Task WaitForAsync(Func<Task<bool>> condition)

@@ -14,9 +14,6 @@ public sealed class ChargeNotRecordedTests(GatewayFactory gateway) : IClassFixtu
     private Task<HttpResponseMessage> ChatAsync(string key, string requestId, bool stream) =>
         gateway.KeyClient(key).ChatAsync("sim-chat", "Hello", stream, requestId: requestId);
 
-    private async Task<string> ReservedAsync(string key) =>
-        JsonNode.Parse(await gateway.KeyClient(key).GetStringAsync("/v1/credits"))!["reserved"]!.GetValue<string>();
-
     [Fact]
     public async Task A_completion_whose_charge_the_database_refuses_is_withheld_and_leaves_the_balance_and_the_reservation_as_they_were()
     {
@@ -35,7 +32,7 @@ public sealed class ChargeNotRecordedTests(GatewayFactory gateway) : IClassFixtu
         response.Headers.Contains("x-credits-used").ShouldBeFalse();
         (await ledger.CountAsync("credits.charged.v1", requestId)).ShouldBe(0);
         (await ledger.BalanceAsync(workspace)).ShouldBe(balanceBefore);
-        (await ReservedAsync(key)).ShouldBe("0.000000");
+        (await gateway.ReservedAsync(key)).ShouldBe("0.000000");
 
         // The same gateway goes on charging other requests.
         var next = await gateway.KeyClient(key).ChatAsync("sim-chat", "Hello again");
@@ -64,7 +61,7 @@ public sealed class ChargeNotRecordedTests(GatewayFactory gateway) : IClassFixtu
             credits["credits_pending"]!.GetValue<bool>().ShouldBeTrue();
             body.TrimEnd().ShouldEndWith("data: [DONE]");
             (await ledger.CountAsync("credits.charged.v1", requestId)).ShouldBe(0);
-            (await ReservedAsync(key)).ShouldNotBe("0.000000");
+            (await gateway.ReservedAsync(key)).ShouldNotBe("0.000000");
         }
         finally
         {
@@ -74,6 +71,6 @@ public sealed class ChargeNotRecordedTests(GatewayFactory gateway) : IClassFixtu
         await Eventually.TrueAsync(async () => await ledger.CountAsync("credits.charged.v1", requestId) == 1,
             "the owed charge should be recorded once the database takes it");
         (await ledger.BalanceAsync(workspace)).ShouldBeLessThan(balanceBefore);
-        await Eventually.TrueAsync(async () => await ReservedAsync(key) == "0.000000", "the owed charge's reservation should be released");
+        await Eventually.TrueAsync(async () => await gateway.ReservedAsync(key) == "0.000000", "the owed charge's reservation should be released");
     }
 }

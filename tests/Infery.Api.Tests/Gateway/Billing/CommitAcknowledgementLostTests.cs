@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json.Nodes;
 using Infery.Api.Tests.Fakes;
 using Infery.Api.Tests.Fixtures;
 using Npgsql;
@@ -57,7 +56,7 @@ public sealed class CommitAcknowledgementLostTests(ProxiedGateway gateway) : ICl
         charged.ShouldHaveSingleItem().RequestId.ShouldBe(requestId);
         response.Header("x-credits-used").ShouldBe(Infery.Domain.Credits.MicroCredits.Format(charged[0].Amount));
         (await ledger.BalanceAsync(workspace)).ShouldBe(balanceBefore - charged[0].Amount);
-        JsonNode.Parse(await gateway.KeyClient(key).GetStringAsync("/v1/credits"))!["reserved"]!.GetValue<string>().ShouldBe("0.000000");
+        (await gateway.ReservedAsync(key)).ShouldBe("0.000000");
     }
 
     /// <summary>The request's charge, once inserted, holds its transaction open at commit for a second.</summary>

@@ -52,7 +52,7 @@ public sealed class DatabaseOutageTests(ProxiedGateway gateway) : IClassFixture<
         charges.ShouldNotContain(c => c.RequestId == "req_outage_completion");
         (await ledger.BalanceAsync(workspace)).ShouldBe(balanceBefore - streamCharge.Amount);
         await Eventually.TrueAsync(
-            async () => JsonNode.Parse(await gateway.KeyClient(key).GetStringAsync("/v1/credits"))!["reserved"]!.GetValue<string>() == "0.000000",
+            async () => await gateway.ReservedAsync(key) == "0.000000",
             "the owed charge's reservation should be released");
     }
 }

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Infery.Api.Tests.Fakes;
 using Infery.Api.Tests.Fixtures;
 using Microsoft.AspNetCore.Hosting;
@@ -56,7 +55,7 @@ public sealed class OwedChargesTests(GatewayWithCapturedLogs gateway) : IClassFi
             (await ledger.CountAsync("credits.charged.v1", refused)).ShouldBe(0);
             gateway.Logs.At(LogLevel.Critical).ShouldNotContain(l => takenLater.Any(l.Contains));
             await Eventually.TrueAsync(
-                async () => JsonNode.Parse(await gateway.KeyClient(key).GetStringAsync("/v1/credits"))!["reserved"]!.GetValue<string>() == "0.000000",
+                async () => await gateway.ReservedAsync(key) == "0.000000",
                 "every owed reservation should be released");
         }
         finally

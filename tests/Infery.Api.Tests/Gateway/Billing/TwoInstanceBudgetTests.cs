@@ -10,6 +10,10 @@ public sealed class TwoInstanceBudgetTests(GatewayFactory gateway) : IClassFixtu
 {
     private static object Chat() => new { model = "sim-chat", max_tokens = 50, messages = new[] { new { role = "user", content = "split me" } } };
 
+    /// <summary>That many chat requests at once, every other one to each instance.</summary>
+    private static Task<HttpResponseMessage[]> AlternatingAsync(HttpClient here, HttpClient there, int count) =>
+        Task.WhenAll(Enumerable.Range(0, count).Select(i => (i % 2 == 0 ? here : there).PostAsJsonAsync("/v1/chat/completions", Chat())));
+
     [Fact]
     public async Task A_burst_across_two_instances_never_spends_more_than_the_balance()
     {
@@ -18,8 +22,7 @@ public sealed class TwoInstanceBudgetTests(GatewayFactory gateway) : IClassFixtu
         var here = gateway.KeyClient(key);
         var there = other.KeyClient(key);
 
-        var responses = await Task.WhenAll(Enumerable.Range(0, 200).Select(i =>
-            (i % 2 == 0 ? here : there).PostAsJsonAsync("/v1/chat/completions", Chat())));
+        var responses = await AlternatingAsync(here, there, 200);
 
         responses.ShouldAllBe(r => r.StatusCode == HttpStatusCode.OK || r.StatusCode == HttpStatusCode.PaymentRequired);
         var served = responses.Where(r => r.StatusCode == HttpStatusCode.OK).ToList();
@@ -41,8 +44,7 @@ public sealed class TwoInstanceBudgetTests(GatewayFactory gateway) : IClassFixtu
         var here = gateway.KeyClient(key);
         var there = other.KeyClient(key);
 
-        var responses = await Task.WhenAll(Enumerable.Range(0, 200).Select(i =>
-            (i % 2 == 0 ? here : there).PostAsJsonAsync("/v1/chat/completions", Chat())));
+        var responses = await AlternatingAsync(here, there, 200);
 
         responses.ShouldAllBe(r => r.StatusCode == HttpStatusCode.OK);
         (await new Ledger(gateway.ConnectionString).ChargesAsync(workspace)).Count.ShouldBe(200);
@@ -61,8 +63,7 @@ public sealed class TwoInstanceBudgetTests(GatewayFactory gateway) : IClassFixtu
         var served = 0;
         for (var wave = 0; wave < 40; wave++)
         {
-            var responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
-                (i % 2 == 0 ? here : there).PostAsJsonAsync("/v1/chat/completions", Chat())));
+            var responses = await AlternatingAsync(here, there, 20);
             responses.ShouldAllBe(r => r.StatusCode == HttpStatusCode.OK || r.StatusCode == HttpStatusCode.PaymentRequired);
             var ok = responses.Count(r => r.StatusCode == HttpStatusCode.OK);
             served += ok;
