@@ -66,6 +66,8 @@ public sealed class ProxyProcess : IAsyncDisposable
     public static Task<ProxyProcess> StartAsync(
         string assemblyPath, string connectionString, string catalogPath, IReadOnlyDictionary<string, string> extraEnvironment)
     {
+        // The process starts in another directory, so a path relative to this one must not reach it as it is.
+        assemblyPath = Path.GetFullPath(assemblyPath);
         if (!File.Exists(assemblyPath))
             throw new InvalidOperationException($"the gateway is not built at {assemblyPath}; build the solution in {BuildConfiguration} first");
 
