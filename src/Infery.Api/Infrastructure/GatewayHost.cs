@@ -87,6 +87,8 @@ public static class GatewayHost
         services.AddSingleton<KeyRateLimiter>();
         services.AddSingleton<OwedCharges>();
         services.AddHostedService(sp => sp.GetRequiredService<OwedCharges>());
+        services.AddSingleton<BillingGate>();
+        services.AddHostedService(sp => sp.GetRequiredService<BillingGate>());
         services.AddSingleton<RequestBilling>();
         services.AddHostedService<NotificationListener>();
 

@@ -65,6 +65,7 @@ public sealed class CreditAccounts(NpgsqlDataSource dataSource, InstanceIdentity
         ? options.RenewEvery
         : throw new ArgumentOutOfRangeException(nameof(options), "leases must be renewed more often than every half of their time to live");
     private long lastRenewedAt = clock.GetTimestamp();
+    private readonly long ttlTicks = (long)(options.Ttl.TotalSeconds * clock.TimestampFrequency);
 
     public async ValueTask<Reservation?> TryReserveAsync(string workspaceId, long amount, CancellationToken ct)
     {
@@ -76,7 +77,7 @@ public sealed class CreditAccounts(NpgsqlDataSource dataSource, InstanceIdentity
         // pay for does not become a flood of lease transactions.
         if (clock.GetElapsedTime(account.LastRanDryAt, now) < options.RetryAfterRunningDry)
             return null;
-        await GrowLeaseAsync(account, amount, ct);
+        await GrowLeaseAsync(account, amount, now, ct);
         if (account.TryReserve(amount, now))
             return new Reservation(account, amount);
         account.RanDry(clock.GetTimestamp());
@@ -109,23 +110,34 @@ public sealed class CreditAccounts(NpgsqlDataSource dataSource, InstanceIdentity
         if (clock.GetElapsedTime(lastRenewedAt, now) < renewEvery)
             return;
         // Locked in workspace order, the order a charge batch takes them in, so the two never deadlock.
-        await ExecuteAsync("""
+        await using var renew = dataSource.CreateCommand("""
             update credit_leases l set expires_at = now() + $2
             from (select workspace_id from credit_leases where instance_id = $1 and amount > 0 order by workspace_id collate "C" for update) held
             where l.workspace_id = held.workspace_id and l.instance_id = $1
-            """, [instance.Id, options.Ttl], ct);
+            returning l.workspace_id
+            """);
+        renew.Parameters.AddWithValue(instance.Id);
+        renew.Parameters.AddWithValue(options.Ttl);
+        await using (var renewed = await renew.ExecuteReaderAsync(ct))
+        {
+            // Only the rows renewed: a lease that lapsed before this, and may have gone to another instance, stays lapsed.
+            while (await renewed.ReadAsync(ct))
+                if (accounts.TryGetValue(renewed.GetString(0), out var account))
+                    account.ValidUntil(now + ttlTicks);
+        }
         lastRenewedAt = now;
     }
 
-    private async Task GrowLeaseAsync(Account account, long amount, CancellationToken ct)
+    private async Task GrowLeaseAsync(Account account, long amount, long now, CancellationToken ct)
     {
         await account.DatabaseGate.WaitAsync(ct);
         try
         {
-            if (account.Free >= amount)
+            if (account.Covers(amount, now))
                 return;
             var wanted = account.Reserved + amount + amount * options.HeadroomRequests;
-            account.SetLease(await LeaseAsync(account.WorkspaceId, wanted, ct));
+            var leasedAt = clock.GetTimestamp();
+            account.SetLease(await LeaseAsync(account.WorkspaceId, wanted, ct), leasedAt + ttlTicks);
         }
         finally
         {
@@ -175,7 +187,9 @@ public sealed class CreditAccounts(NpgsqlDataSource dataSource, InstanceIdentity
 
     /// <summary>
     /// One workspace as this instance sees it. The local lease never exceeds the lease row in the database:
-    /// charges come off both, and every database write sets the row to what the local lease is then.
+    /// charges come off both, and every database write sets the row to what the local lease is then. Nor does it
+    /// outlive the row: past the time to live counted from before the last write that set the row's expiry, it
+    /// covers nothing, since the database may have given the credits to another instance by then.
     /// </summary>
     public sealed class Account(string workspaceId)
     {
@@ -184,6 +198,7 @@ public sealed class CreditAccounts(NpgsqlDataSource dataSource, InstanceIdentity
         private long reserved;
         private long lastReservedAt;
         private long lastRanDryAt = long.MinValue / 2;
+        private long validUntil = long.MinValue;
 
         public string WorkspaceId => workspaceId;
 
@@ -191,8 +206,6 @@ public sealed class CreditAccounts(NpgsqlDataSource dataSource, InstanceIdentity
         public SemaphoreSlim DatabaseGate { get; } = new(1, 1);
 
         public long Reserved { get { lock (gate) return reserved; } }
-
-        public long Free { get { lock (gate) return lease - reserved; } }
 
         public long LastReservedAt => Volatile.Read(ref lastReservedAt);
 
@@ -202,11 +215,17 @@ public sealed class CreditAccounts(NpgsqlDataSource dataSource, InstanceIdentity
 
         public bool HasUnusedLease { get { lock (gate) return lease > reserved; } }
 
+        public bool Covers(long amount, long now)
+        {
+            lock (gate)
+                return now < validUntil && lease - reserved >= amount;
+        }
+
         public bool TryReserve(long amount, long now)
         {
             lock (gate)
             {
-                if (lease - reserved < amount)
+                if (now >= validUntil || lease - reserved < amount)
                     return false;
                 reserved += amount;
                 lastReservedAt = now;
@@ -223,10 +242,19 @@ public sealed class CreditAccounts(NpgsqlDataSource dataSource, InstanceIdentity
             }
         }
 
-        public void SetLease(long amount)
+        public void SetLease(long amount, long validUntil)
         {
             lock (gate)
+            {
                 lease = amount;
+                this.validUntil = validUntil;
+            }
+        }
+
+        public void ValidUntil(long validUntil)
+        {
+            lock (gate)
+                this.validUntil = Math.Max(this.validUntil, validUntil);
         }
 
         public long ShrinkToReserved()

@@ -1,7 +1,7 @@
 namespace Infery.Api.Gateway.Billing;
 
 /// <summary>Every second: idle credit leases go back to the workspace, and live ones are renewed when due (<see cref="CreditLeaseOptions.RenewEvery"/>).</summary>
-public sealed class CreditLeaseKeeper(CreditAccounts accounts, Infrastructure.Database database, ILogger<CreditLeaseKeeper> logger) : BackgroundService
+public sealed class CreditLeaseKeeper(CreditAccounts accounts, Infrastructure.Database database, BillingGate gate, ILogger<CreditLeaseKeeper> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -16,6 +16,8 @@ public sealed class CreditLeaseKeeper(CreditAccounts accounts, Infrastructure.Da
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 logger.LogWarning("credit lease upkeep failed: {Message}", e.Message);
+                if (BillingGate.IsUnreachable(e))
+                    gate.Close(e);
             }
         }
     }

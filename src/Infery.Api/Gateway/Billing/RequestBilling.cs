@@ -33,6 +33,7 @@ public sealed class RequestBilling(
     CreditAccounts accounts,
     EventStore.EventStore store,
     OwedCharges owed,
+    BillingGate gate,
     TimeProvider clock,
     ILogger<RequestBilling> logger)
 {
@@ -70,7 +71,19 @@ public sealed class RequestBilling(
 
     public async ValueTask<(Reservation? Reservation, ApiError? Error)> ReserveAsync(AuthorizedRequest request, long worstCase, CancellationToken ct)
     {
-        var reservation = await accounts.TryReserveAsync(request.Key.WorkspaceId, worstCase, ct);
+        if (!gate.IsOpen)
+            return (null, BillingUnavailable);
+        Reservation? reservation;
+        try
+        {
+            reservation = await accounts.TryReserveAsync(request.Key.WorkspaceId, worstCase, ct);
+        }
+        catch (Exception e) when (BillingGate.IsUnreachable(e))
+        {
+            logger.LogWarning("credits for {RequestId} could not be leased: {Message}", request.RequestId, e.Message);
+            gate.Close(e);
+            return (null, BillingUnavailable);
+        }
         return reservation is null
             ? (null, ApiError.InsufficientCredits(
                 $"This request may cost up to {MicroCredits.Format(worstCase)} credits, more than the workspace has available. Add credits or lower max_tokens."))
@@ -100,6 +113,8 @@ public sealed class RequestBilling(
         }
         catch (Exception e)
         {
+            if (BillingGate.IsUnreachable(e))
+                gate.Close(e);
             if (!delivered)
             {
                 reservation.Release();
@@ -158,6 +173,10 @@ public sealed class RequestBilling(
             logger.LogWarning(e, "could not record the failure of {RequestId}", request.RequestId);
         }
     }
+
+    private static readonly ApiError BillingUnavailable = new(503,
+        "The gateway cannot record charges right now, so it takes no requests; nothing was charged. Retry shortly.",
+        "server_error", null, "billing_unavailable");
 
     public static long ElapsedMs(AuthorizedRequest request) =>
         (long)Stopwatch.GetElapsedTime(request.StartedAt).TotalMilliseconds;

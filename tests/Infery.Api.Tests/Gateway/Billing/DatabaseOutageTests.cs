@@ -5,9 +5,10 @@ using Infery.Api.Tests.Fixtures;
 namespace Infery.Api.Tests.Gateway.Billing;
 
 /// <summary>
-/// The database goes away while the gateway serves keys it has cached on credits it has leased. A completion fails
-/// closed: withheld and not charged. A stream, delivered before its charge could be written, owes the charge, and
-/// the charge is recorded, once, when the database is back.
+/// The database goes away while the gateway serves keys it has cached on credits it has leased. The request that
+/// finds it gone fails closed: a completion is withheld and not charged; a stream, delivered before its charge
+/// could be written, owes the charge, recorded once the database is back. Every request after it is refused before
+/// any provider is called, until the gateway finds the database again.
 /// </summary>
 public sealed class DatabaseOutageTests(ProxiedGateway gateway) : IClassFixture<ProxiedGateway>
 {
@@ -15,34 +16,63 @@ public sealed class DatabaseOutageTests(ProxiedGateway gateway) : IClassFixture<
         gateway.KeyClient(key).ChatAsync("sim-chat", "Hello", stream, requestId: requestId);
 
     [Fact]
-    public async Task During_an_outage_completions_are_withheld_and_streams_owe_their_charges_which_are_recorded_once_it_ends()
+    public async Task During_an_outage_a_completion_is_withheld_then_requests_are_refused_before_any_provider_until_it_ends()
     {
         var (workspace, key) = await gateway.NewWorkspaceWithKeyAsync(credits: 1);
         var ledger = new Ledger(gateway.ConnectionString);
-        (await ChatAsync(key, "req_outage_warm_up", stream: true)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        var warmUp = await ServedAgainAsync(key, "req_gate_warm_up");
         var balanceBefore = await ledger.BalanceAsync(workspace);
 
         gateway.Proxy.Down = true;
-        HttpResponseMessage withheld, streamed;
+        HttpResponseMessage withheld, refusedStream, refusedCompletion;
         try
         {
-            withheld = await ChatAsync(key, "req_outage_completion", stream: false);
-            streamed = await ChatAsync(key, "req_outage_stream", stream: true);
+            withheld = await ChatAsync(key, "req_gate_withheld", stream: false);
+            refusedStream = await ChatAsync(key, "req_gate_refused_stream", stream: true);
+            refusedCompletion = await ChatAsync(key, "req_gate_refused_completion", stream: false);
         }
         finally
         {
             gateway.Proxy.Down = false;
         }
 
-        withheld.StatusCode.ShouldBe(HttpStatusCode.ServiceUnavailable);
-        var withheldBody = await withheld.Content.ReadAsStringAsync();
-        JsonNode.Parse(withheldBody)!["error"]!["code"]!.GetValue<string>().ShouldBe("billing_unavailable");
-        withheldBody.ShouldNotContain("choices");
+        await ShouldBeBillingUnavailableAsync(withheld);
+        // Served, a stream would have answered 200 and owed its charge: refused, it is a plain error and nothing runs.
+        await ShouldBeBillingUnavailableAsync(refusedStream);
+        await ShouldBeBillingUnavailableAsync(refusedCompletion);
+        var after = await ServedAgainAsync(key, "req_gate_after");
+        var charges = await ledger.ChargesAsync(workspace);
+        charges.Select(c => c.RequestId).ShouldBe([warmUp, after], ignoreOrder: true);
+        (await ledger.BalanceAsync(workspace)).ShouldBe(balanceBefore - charges.Single(c => c.RequestId == after).Amount);
+        (await gateway.ReservedAsync(key)).ShouldBe("0.000000");
+    }
+
+    [Fact]
+    public async Task A_stream_delivered_as_the_outage_starts_owes_its_charge_which_is_recorded_once_it_ends()
+    {
+        var (workspace, key) = await gateway.NewWorkspaceWithKeyAsync(credits: 1);
+        var ledger = new Ledger(gateway.ConnectionString);
+        await ServedAgainAsync(key, "req_outage_warm_up");
+        var balanceBefore = await ledger.BalanceAsync(workspace);
+
+        gateway.Proxy.Down = true;
+        HttpResponseMessage streamed, refused;
+        try
+        {
+            streamed = await ChatAsync(key, "req_outage_stream", stream: true);
+            refused = await ChatAsync(key, "req_outage_completion", stream: false);
+        }
+        finally
+        {
+            gateway.Proxy.Down = false;
+        }
+
         streamed.StatusCode.ShouldBe(HttpStatusCode.OK);
         var chunks = GatewayClients.SseData(await streamed.Content.ReadAsStringAsync());
         chunks.ShouldContain(e => e["choices"] != null && e["choices"]!.AsArray().Count > 0);
         var promised = chunks.Single(e => e["credits_used"] != null);
         promised["credits_pending"]!.GetValue<bool>().ShouldBeTrue();
+        await ShouldBeBillingUnavailableAsync(refused);
 
         await Eventually.TrueAsync(async () => await ledger.CountAsync("credits.charged.v1", "req_outage_stream") == 1,
             "the owed charge should be recorded once the database is back");
@@ -54,5 +84,31 @@ public sealed class DatabaseOutageTests(ProxiedGateway gateway) : IClassFixture<
         await Eventually.TrueAsync(
             async () => await gateway.ReservedAsync(key) == "0.000000",
             "the owed charge's reservation should be released");
+    }
+
+    private static async Task ShouldBeBillingUnavailableAsync(HttpResponseMessage response)
+    {
+        response.StatusCode.ShouldBe(HttpStatusCode.ServiceUnavailable);
+        response.Content.Headers.ContentType!.MediaType.ShouldBe("application/json");
+        var body = await response.Content.ReadAsStringAsync();
+        JsonNode.Parse(body)!["error"]!["code"]!.GetValue<string>().ShouldBe("billing_unavailable");
+        body.ShouldNotContain("choices");
+    }
+
+    /// <summary>
+    /// A stream answered and charged, and the request id it went under: after an outage the first tries may be refused
+    /// (and charged nothing) until the gateway has found the database again.
+    /// </summary>
+    private async Task<string> ServedAgainAsync(string key, string requestId)
+    {
+        var tries = 0;
+        var served = requestId;
+        await Eventually.TrueAsync(async () =>
+        {
+            served = ++tries == 1 ? requestId : $"{requestId}_{tries}";
+            using var response = await ChatAsync(key, served, stream: true);
+            return response.StatusCode == HttpStatusCode.OK;
+        }, "the gateway should take requests again once the database answers");
+        return served;
     }
 }

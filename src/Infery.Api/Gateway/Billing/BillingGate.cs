@@ -1,0 +1,65 @@
+using Infery.Api.Infrastructure;
+using Npgsql;
+
+namespace Infery.Api.Gateway.Billing;
+
+/// <summary>
+/// Closes when a charge, or the credit lease it draws on, cannot reach the database: the charges of new requests
+/// could not be recorded either, so they are refused before any provider is called. Requests already past the gate
+/// run to their end. The gate opens again once the database answers, asked every second.
+/// </summary>
+public sealed class BillingGate(Database database, ILogger<BillingGate> logger) : BackgroundService
+{
+    private static readonly TimeSpan ProbeEvery = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly SemaphoreSlim closing = new(0, 1);
+    private int closed;
+
+    public bool IsOpen => Volatile.Read(ref closed) == 0;
+
+    /// <summary>A failure that says the database is out of reach, rather than that it refused one statement.</summary>
+    public static bool IsUnreachable(Exception e) => e switch
+    {
+        PostgresException refused => refused.SqlState.StartsWith("08", StringComparison.Ordinal)
+            || refused.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown
+                or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.TooManyConnections,
+        NpgsqlException failed => failed.IsTransient,
+        _ => e is TimeoutException,
+    };
+
+    public void Close(Exception cause)
+    {
+        if (Interlocked.Exchange(ref closed, 1) != 0)
+            return;
+        logger.LogError("the database cannot be reached ({Message}); new requests are refused until it answers again", cause.Message);
+        closing.Release();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            await closing.WaitAsync(stoppingToken);
+            do
+                await Task.Delay(ProbeEvery, stoppingToken);
+            while (!await AnswersAsync(stoppingToken));
+            Volatile.Write(ref closed, 0);
+            logger.LogWarning("the database answers again; new requests are taken");
+        }
+    }
+
+    private async Task<bool> AnswersAsync(CancellationToken stoppingToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        timeout.CancelAfter(ProbeTimeout);
+        try
+        {
+            return await database.IsReachableAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+}
