@@ -62,7 +62,30 @@ public sealed class AppendTests(EventStoreFixture db) : IClassFixture<EventStore
     {
         await using var store = db.NewStore();
         var marker = Guid.NewGuid().ToString("N");
-        // The first append's commit is held for a second, so that the others queue behind it and go together.
+
+        await AppendBehindAHeldCommitAsync(store, marker, appends: 300);
+
+        (await db.ScalarAsync($"select count(*) from events where stream_id like 'many-{marker}-%'")).ShouldBe(300);
+        (await db.ScalarAsync($"select max(n) from (select count(*) as n from events where stream_id like 'many-{marker}-%' group by tx_id) as commits"))
+            .ShouldBeGreaterThan(100);
+    }
+
+    [Fact]
+    public async Task Appends_past_one_commits_cap_all_land_in_the_commits_after_it()
+    {
+        await using var store = new EventStore(db.DataSource, EventStoreFixture.NewRegistry(), new EventStoreOptions { MaxAppendsPerCommit = 50 });
+        var marker = Guid.NewGuid().ToString("N");
+
+        await AppendBehindAHeldCommitAsync(store, marker, appends: 300);
+
+        (await db.ScalarAsync($"select count(*) from events where stream_id like 'many-{marker}-%'")).ShouldBe(300);
+        (await db.ScalarAsync($"select max(n) from (select count(*) as n from events where stream_id like 'many-{marker}-%' group by tx_id) as commits"))
+            .ShouldBe(50, "the queue was longer than one commit takes");
+    }
+
+    /// <summary>The first append's commit is held for a second, so that the others queue behind it and go together.</summary>
+    private async Task AppendBehindAHeldCommitAsync(EventStore store, string marker, int appends)
+    {
         await db.ExecuteAsync($"""
             create or replace function hold_commit() returns trigger language plpgsql as
               $$ begin perform pg_sleep(1); return null; end $$;
@@ -73,7 +96,7 @@ public sealed class AppendTests(EventStoreFixture db) : IClassFixture<EventStore
         {
             var held = store.AppendOnceAsync($"held-{marker}", [new ThingHappened(0, "held")], EventMetadata.None);
             await Task.Delay(TimeSpan.FromMilliseconds(100));
-            var waiting = Enumerable.Range(1, 300)
+            var waiting = Enumerable.Range(1, appends)
                 .Select(i => store.AppendOnceAsync($"many-{marker}-{i}", [new ThingHappened(i, "waiting")], EventMetadata.None))
                 .ToArray();
             await held;
@@ -83,10 +106,6 @@ public sealed class AppendTests(EventStoreFixture db) : IClassFixture<EventStore
         {
             await db.ExecuteAsync($"drop trigger hold_{marker} on events");
         }
-
-        (await db.ScalarAsync($"select count(*) from events where stream_id like 'many-{marker}-%'")).ShouldBe(300);
-        (await db.ScalarAsync($"select max(n) from (select count(*) as n from events where stream_id like 'many-{marker}-%' group by tx_id) as commits"))
-            .ShouldBeGreaterThan(100);
     }
 
     [Fact]
