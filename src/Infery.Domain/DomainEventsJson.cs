@@ -22,6 +22,7 @@ namespace Infery.Domain;
 [JsonSerializable(typeof(ApiKeyRevoked))]
 [JsonSerializable(typeof(RequestServed))]
 [JsonSerializable(typeof(RequestFailed))]
+[JsonSerializable(typeof(UpstreamAttemptFailed))]
 [JsonSerializable(typeof(FallbackFired))]
 [JsonSerializable(typeof(FallbackChainSet))]
 [JsonSerializable(typeof(FallbackChainCleared))]

@@ -129,6 +129,9 @@ public sealed class ChatPipeline(
         ChatEndpoint Endpoint, int PromptEstimate, PdfAttachments? Pdfs)
     {
         public IReadOnlyList<FallbackFired> Fallbacks { get; init; } = [];
+
+        /// <summary>The failed upstream calls and fallbacks on the way to the model that serves, recorded with the charge.</summary>
+        public IReadOnlyList<object> Route { get; init; } = [];
         public CatalogModel Model => Call.Model;
         public HttpResponse Response => Http.Response;
     }
@@ -152,10 +155,10 @@ public sealed class ChatPipeline(
         }
         if (routed.Value is not { } result)
         {
-            await FailAsync(attempt, Stopping ? ShuttingDown : routed.Error!, routed.Fallbacks);
+            await FailAsync(attempt, Stopping ? ShuttingDown : routed.Error!, routed.Route);
             return;
         }
-        attempt = attempt with { Call = routed.Served!, Fallbacks = routed.Fallbacks };
+        attempt = attempt with { Call = routed.Served!, Fallbacks = routed.Fallbacks, Route = routed.Route };
 
         long charged;
         try
@@ -255,10 +258,10 @@ public sealed class ChatPipeline(
         }
         if (routed.Value is not { } started)
         {
-            await FailAsync(attempt, Stopping ? ShuttingDown : routed.Error!, routed.Fallbacks);
+            await FailAsync(attempt, Stopping ? ShuttingDown : routed.Error!, routed.Route);
             return;
         }
-        attempt = attempt with { Call = routed.Served!, Fallbacks = routed.Fallbacks };
+        attempt = attempt with { Call = routed.Served!, Fallbacks = routed.Fallbacks, Route = routed.Route };
         await using var items = started.Items;
         var more = started.More;
 
@@ -362,7 +365,7 @@ public sealed class ChatPipeline(
             usage.PromptTokens, usage.CachedTokens, usage.CacheWriteTokens, usage.CompletionTokens,
             RequestBilling.ElapsedMs(authorized), StatusCodes.Status200OK, streamed, outcome, clock.GetUtcNow(), pagesConverted);
         var cost = Pricing.Cost(usage, attempt.Model.Prices) + PdfConversionCost(attempt.Pdfs, attempt.Model);
-        return await billing.SettleAsync(authorized, attempt.Reservation, served, cost, attempt.Fallbacks, delivered: streamed);
+        return await billing.SettleAsync(authorized, attempt.Reservation, served, cost, attempt.Route, delivered: streamed);
     }
 
     /// <summary>The prompt as <paramref name="model"/> counts it: the common estimate, unless it counts the request's images higher.</summary>
@@ -379,9 +382,9 @@ public sealed class ChatPipeline(
     private static ChatCall AsModelReadsIt(ChatCall call, PdfAttachments? pdfs) =>
         ConvertsPdfs(pdfs, call.Model) ? call with { Request = pdfs!.For(call.Model) } : call;
 
-    private async Task FailAsync(Attempt attempt, ApiError error, IReadOnlyList<FallbackFired> fallbacks)
+    private async Task FailAsync(Attempt attempt, ApiError error, IReadOnlyList<object> route)
     {
-        await billing.FailAsync(attempt.Authorized, attempt.Reservation, attempt.Endpoint.Name, attempt.Call.Request.Model, error, fallbacks);
+        await billing.FailAsync(attempt.Authorized, attempt.Reservation, attempt.Endpoint.Name, attempt.Call.Request.Model, error, route);
         await error.WriteAsync(attempt.Response);
     }
 

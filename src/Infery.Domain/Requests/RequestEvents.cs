@@ -42,3 +42,20 @@ public sealed record RequestFailed(
     string ErrorCode,
     long LatencyMs,
     DateTimeOffset At);
+
+/// <summary>
+/// One upstream call of a request failed. <see cref="Attempt"/> numbers the request's upstream calls from 1, across
+/// its fallbacks. Recorded on the request's stream with its outcome: the calls a request made are these, plus the
+/// one that served it, if one did.
+/// </summary>
+[EventName("request.upstream_attempt_failed.v1")]
+public sealed record UpstreamAttemptFailed(
+    string RequestId,
+    string WorkspaceId,
+    string Model,
+    string Provider,
+    int Attempt,
+    string Reason,
+    int? UpstreamStatus,
+    string Message,
+    DateTimeOffset At);

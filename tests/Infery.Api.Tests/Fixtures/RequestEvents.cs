@@ -10,6 +10,7 @@ public static class RequestEvents
     public const string CreditsCharged = "credits.charged.v1";
     public const string RequestServed = "request.served.v1";
     public const string RequestFailed = "request.failed.v1";
+    public const string UpstreamAttemptFailed = "request.upstream_attempt_failed.v1";
 
     public static async Task<int> CountAsync(string connectionString, string type, string requestId)
     {

@@ -3,6 +3,7 @@ using Infery.Api.Catalog;
 using Infery.Api.Http;
 using Infery.Api.Providers;
 using Infery.Domain.Fallbacks;
+using Infery.Domain.Requests;
 using Microsoft.Extensions.Options;
 using Polly.CircuitBreaker;
 
@@ -10,9 +11,10 @@ namespace Infery.Api.Gateway.Resilience;
 
 /// <summary>
 /// How a request's chain of models went: the value and the call that produced it, or the error for the client;
-/// either way, the fallbacks that fired on the way, to be recorded with the request's outcome.
+/// either way, the fallbacks that fired on the way and, in <see cref="Route"/>, the events to record with the
+/// request's outcome: each failed upstream call and each fallback, in the order they happened.
 /// </summary>
-public sealed record RoutedCall<T>(T? Value, ChatCall? Served, IReadOnlyList<FallbackFired> Fallbacks, ApiError? Error)
+public sealed record RoutedCall<T>(T? Value, ChatCall? Served, IReadOnlyList<FallbackFired> Fallbacks, IReadOnlyList<object> Route, ApiError? Error)
     where T : class;
 
 /// <summary>
@@ -32,6 +34,7 @@ public sealed class FallbackRouter(CircuitBreakers circuits, IOptions<Resilience
     {
         var settings = options.Value;
         var fired = new List<FallbackFired>();
+        var route = new List<object>();
         var reasons = new List<string>();
         var upstreamCalls = 0;
         ProviderException? lastFailure = null;
@@ -46,7 +49,7 @@ public sealed class FallbackRouter(CircuitBreakers circuits, IOptions<Resilience
             {
                 var outcome = await circuits.CallAsync(model, token => attempt(modelCall, token), ct);
                 if (outcome.Exception is null)
-                    return new RoutedCall<T>(outcome.Result, modelCall, fired, null);
+                    return new RoutedCall<T>(outcome.Result, modelCall, fired, route, null);
                 if (outcome.Exception is BrokenCircuitException)
                 {
                     reason = "circuit_open";
@@ -59,8 +62,10 @@ public sealed class FallbackRouter(CircuitBreakers circuits, IOptions<Resilience
                 }
                 upstreamCalls++;
                 callsToModel++;
+                route.Add(new UpstreamAttemptFailed(requestId, workspaceId, model.Slug, model.Provider.Name, upstreamCalls, ReasonFor(failure),
+                    failure.UpstreamStatus, Shortened(failure.Message), clock.GetUtcNow()));
                 if (!failure.CanFallback)
-                    return new RoutedCall<T>(null, null, fired, failure.ToApiError());
+                    return new RoutedCall<T>(null, null, fired, route, failure.ToApiError());
                 lastFailure = failure;
                 reason = ReasonFor(failure);
                 if (callsToModel > settings.RetriesPerModel || upstreamCalls >= settings.MaxAttemptsPerRequest
@@ -77,8 +82,12 @@ public sealed class FallbackRouter(CircuitBreakers circuits, IOptions<Resilience
                 break;
             }
             if (position + 1 < chain.Count)
-                fired.Add(new FallbackFired(requestId, workspaceId, model.Slug, chain[position + 1].Slug, reason, fired.Count + 1, callsToModel,
-                    clock.GetUtcNow()));
+            {
+                var fallback = new FallbackFired(requestId, workspaceId, model.Slug, chain[position + 1].Slug, reason, fired.Count + 1, callsToModel,
+                    clock.GetUtcNow());
+                fired.Add(fallback);
+                route.Add(fallback);
+            }
         }
 
         // A model without fallbacks fails as its provider did, so the client sees the real cause.
@@ -86,7 +95,7 @@ public sealed class FallbackRouter(CircuitBreakers circuits, IOptions<Resilience
             ? lastFailure?.ToApiError() ?? new ApiError(503,
                 $"{chain[0].Slug} failed repeatedly and is paused for a moment; retry shortly.", "upstream_error", null, "upstream_circuit_open")
             : new ApiError(503, $"Every model tried failed: {string.Join("; ", reasons)}.", "upstream_error", null, "all_providers_failed");
-        return new RoutedCall<T>(null, null, fired, error);
+        return new RoutedCall<T>(null, null, fired, route, error);
     }
 
     public static string ReasonFor(ProviderException failure) => failure.Failure switch
@@ -95,8 +104,14 @@ public sealed class FallbackRouter(CircuitBreakers circuits, IOptions<Resilience
         ProviderFailure.Overloaded => "overloaded",
         ProviderFailure.Timeout => "timeout",
         ProviderFailure.Unreachable => "unreachable",
+        ProviderFailure.BadRequest => "bad_request",
+        ProviderFailure.Unauthorized => "unauthorized",
+        ProviderFailure.Malformed => "malformed_response",
         _ => "server_error",
     };
+
+    /// <summary>An upstream's message as recorded: enough to tell the cause, not a whole error page.</summary>
+    private static string Shortened(string message) => message.Length <= 300 ? message : string.Concat(message.AsSpan(0, 299), "…");
 
     private static string Describe(CatalogModel model, string reason, ProviderException? failure, int calls)
     {

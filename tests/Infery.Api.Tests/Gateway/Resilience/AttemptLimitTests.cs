@@ -9,7 +9,10 @@ public sealed class EveryUpstreamFailingGateway() : FakeUpstreamGateway(
         [FakeModel("chain-a", "up-a", "chain-b", "chain-c"), FakeModel("chain-b", "up-b"), FakeModel("chain-c", "up-c")]),
     ConfiguredGatewayFactory.QuickRetries(("Resilience:MaxAttemptsPerRequest", "4"), ("Resilience:RetriesPerModel", "1")));
 
-/// <summary>Retries times fallbacks never multiply: one request makes at most the configured number of upstream calls.</summary>
+/// <summary>
+/// Retries times fallbacks never multiply: one request makes at most the configured number of upstream calls, and
+/// each call that failed is an event on the request's stream.
+/// </summary>
 public sealed class AttemptLimitTests(EveryUpstreamFailingGateway fixture) : IClassFixture<EveryUpstreamFailingGateway>
 {
     [Theory]
@@ -39,8 +42,36 @@ public sealed class AttemptLimitTests(EveryUpstreamFailingGateway fixture) : ICl
         var fired = (await RequestEvents.DataAsync(fixture.Gateway.ConnectionString, RequestEvents.FallbackFired, requestId)).ShouldHaveSingleItem();
         fired["from_model"]!.GetValue<string>().ShouldBe("chain-a");
         fired["attempts"]!.GetValue<int>().ShouldBe(2);
+        var attempts = await RequestEvents.DataAsync(fixture.Gateway.ConnectionString, RequestEvents.UpstreamAttemptFailed, requestId);
+        attempts.Select(a => (a["attempt"]!.GetValue<int>(), a["model"]!.GetValue<string>(), a["upstream_status"]!.GetValue<int>()))
+            .ShouldBe([(1, "chain-a", 500), (2, "chain-a", 500), (3, "chain-b", 500), (4, "chain-b", 500)]);
+        attempts.ShouldAllBe(a => a["reason"]!.GetValue<string>() == "server_error" && a["message"]!.GetValue<string>().Contains("upstream says no"));
         var balance = await (await fixture.Gateway.AdminClient().GetAsync($"/admin/v1/workspaces/{workspace}")).JsonAsync();
         balance["balance"]!.GetValue<string>().ShouldBe("10.000000");
         balance["reserved"]!.GetValue<string>().ShouldBe("0.000000");
+    }
+
+    [Fact]
+    public async Task A_request_served_after_a_retry_records_the_failed_call_beside_its_charge()
+    {
+        var calls = 0;
+        var failing = FakeUpstreamGateway.Failing(503);
+        var healthy = FakeUpstreamGateway.Healthy();
+        fixture.Upstream.Handler = ctx => Interlocked.Increment(ref calls) == 1 ? failing(ctx) : healthy(ctx);
+        var (_, key) = await fixture.Gateway.NewWorkspaceWithKeyAsync(10);
+
+        var response = await fixture.Gateway.KeyClient(key).ChatAsync("chain-a", "Hello", stream: false);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        response.Header("x-model-used").ShouldBe("chain-a");
+        calls.ShouldBe(2);
+        var requestId = response.Header("x-request-id");
+        var failed = (await RequestEvents.DataAsync(fixture.Gateway.ConnectionString, RequestEvents.UpstreamAttemptFailed, requestId)).ShouldHaveSingleItem();
+        failed["attempt"]!.GetValue<int>().ShouldBe(1);
+        failed["model"]!.GetValue<string>().ShouldBe("chain-a");
+        failed["reason"]!.GetValue<string>().ShouldBe("overloaded");
+        failed["upstream_status"]!.GetValue<int>().ShouldBe(503);
+        (await RequestEvents.CountAsync(fixture.Gateway.ConnectionString, RequestEvents.RequestServed, requestId)).ShouldBe(1);
+        (await RequestEvents.CountAsync(fixture.Gateway.ConnectionString, RequestEvents.CreditsCharged, requestId)).ShouldBe(1);
     }
 }
