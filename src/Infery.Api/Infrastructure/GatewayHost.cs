@@ -85,6 +85,7 @@ public static class GatewayHost
         services.AddSingleton<CreditAccounts>();
         services.AddHostedService<CreditLeaseKeeper>();
         services.AddSingleton<KeyRateLimiter>();
+        services.AddHostedService<RateLimitWindowSweeper>();
         services.AddSingleton<OwedCharges>();
         services.AddHostedService(sp => sp.GetRequiredService<OwedCharges>());
         services.AddSingleton<BillingGate>();

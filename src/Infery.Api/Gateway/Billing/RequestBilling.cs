@@ -55,7 +55,8 @@ public sealed class RequestBilling(
         if (key is null)
             return (null, ApiError.InvalidApiKey("Incorrect API key provided."));
 
-        var rate = rateLimiter.TryAcquire(key.KeyId, key.Rpm);
+        if (await rateLimiter.TryAcquireAsync(key.KeyId, key.Rpm, context.RequestAborted) is not { } rate)
+            return (null, BillingUnavailable);
         var headers = context.Response.Headers;
         headers["x-ratelimit-limit-requests"] = rate.Limit.ToString();
         headers["x-ratelimit-remaining-requests"] = rate.Remaining.ToString();
