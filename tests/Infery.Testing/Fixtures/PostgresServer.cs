@@ -35,14 +35,20 @@ public static class PostgresServer
             return given;
 
         cluster = await LocalCluster.StartAsync(Path.Combine(Path.GetTempPath(), $"infery-test-pg-{Guid.NewGuid():N}"));
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => cluster.Dispose();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => cluster.DisposeDetached();
         return cluster.ConnectionString;
     }
 }
 
-/// <summary>A private PostgreSQL cluster: initdb into a directory, start on a free port, stop and delete on dispose.</summary>
+/// <summary>
+/// A private PostgreSQL cluster: initdb into a directory, start on a free port, stop and delete on dispose. Clusters
+/// that earlier processes left behind are removed when a new one starts.
+/// </summary>
 public sealed class LocalCluster : IDisposable
 {
+    private const string OwnerFile = "owner.pid";
+    private static readonly TimeSpan OwnerlessKeptFor = TimeSpan.FromMinutes(10);
+
     private readonly string dataDir;
     private readonly string binDir;
     private readonly bool asPostgresUser;
@@ -64,6 +70,7 @@ public sealed class LocalCluster : IDisposable
     {
         var binDir = FindBinDir();
         var asPostgresUser = Environment.UserName == "root";
+        RemoveAbandoned(Path.GetDirectoryName(Path.GetFullPath(dataDir))!, binDir, asPostgresUser);
         Directory.CreateDirectory(dataDir);
         if (asPostgresUser)
             await RunAsync("chown", ["-R", "postgres:postgres", dataDir], asUser: false);
@@ -74,8 +81,51 @@ public sealed class LocalCluster : IDisposable
         await File.AppendAllTextAsync(Path.Combine(dataDir, "postgresql.conf"),
             $"\nport = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\nmax_connections = 300\n" +
             "fsync = on\nsynchronous_commit = on\nshared_buffers = 128MB\n");
+        await File.WriteAllTextAsync(Path.Combine(dataDir, OwnerFile), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
         await cluster.RunPgAsync("pg_ctl", ["-D", dataDir, "-l", Path.Combine(dataDir, "server.log"), "-w", "-t", "60", "start"]);
         return cluster;
+    }
+
+    /// <summary>
+    /// A process ended before its exit handlers finished leaves its cluster behind, a few hundred megabytes each, and
+    /// enough of them fill the disk. A cluster whose owner process is gone is stopped, if it still runs, and deleted;
+    /// one with no owner recorded yet is being created, unless it is older than <see cref="OwnerlessKeptFor"/>.
+    /// </summary>
+    private static void RemoveAbandoned(string parent, string binDir, bool asPostgresUser)
+    {
+        foreach (var dir in Directory.EnumerateDirectories(parent, "infery-*-pg-*"))
+        {
+            var owner = Path.Combine(dir, OwnerFile);
+            var abandoned = File.Exists(owner)
+                ? !int.TryParse(File.ReadAllText(owner), out var pid) || !IsRunning(pid)
+                : DateTime.UtcNow - Directory.GetCreationTimeUtc(dir) > OwnerlessKeptFor;
+            if (!abandoned)
+                continue;
+            try
+            {
+                if (File.Exists(Path.Combine(dir, "postmaster.pid")))
+                    new LocalCluster(dir, binDir, asPostgresUser, port: 0).Dispose();
+                else
+                    Directory.Delete(dir, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Another process removing it at the same time, or not ours to remove: either way, leave it.
+            }
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 
     public void Dispose()
@@ -89,6 +139,17 @@ public sealed class LocalCluster : IDisposable
             // Already stopped: deleting the directory is all that is left to do.
         }
         try { Directory.Delete(dataDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    /// <summary>
+    /// Stops and deletes the cluster from a process of its own, for exit handlers: the test runner ends its test host
+    /// soon after asking it to exit, before a stop it waited for would finish.
+    /// </summary>
+    public void DisposeDetached()
+    {
+        var stop = $"'{Path.Combine(binDir, "pg_ctl")}' -D '{dataDir}' -m immediate -w stop";
+        var script = $"{(asPostgresUser ? "runuser -u postgres -- " : "")}{stop} >/dev/null 2>&1; rm -rf '{dataDir}'";
+        using var cleanup = Process.Start(new ProcessStartInfo("setsid", ["sh", "-c", script]) { WorkingDirectory = Path.GetTempPath() });
     }
 
     private Task RunPgAsync(string tool, string[] args) =>
