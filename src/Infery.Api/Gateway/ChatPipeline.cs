@@ -332,10 +332,8 @@ public sealed class ChatPipeline(
 
         // An owed charge ends the stream as a recorded one would, marked pending: an error here would make clients
         // retry a request they were served, and be charged twice once the first charge lands.
-        var call = attempt.Call;
-        if (call.Request.IncludeUsage)
-            ServerSentEvents.WriteChunk(attempt.Response, Shape(UsageChunk(call, usage), attempt.Endpoint.ShapeChunk));
-        ServerSentEvents.WriteChunk(attempt.Response, Shape(CreditsChunk(call, settled), attempt.Endpoint.ShapeChunk));
+        // The client reads its cost even from a stream cut short: the error chunk comes after it, since SDKs raise at one.
+        ServerSentEvents.WriteChunk(attempt.Response, Shape(FinalChunk(attempt.Call, usage, settled), attempt.Endpoint.ShapeChunk));
         if (cutShort is not null)
             ServerSentEvents.WriteChunk(attempt.Response, cutShort.ToJson());
         ServerSentEvents.WriteDone(attempt.Response);
@@ -428,23 +426,11 @@ public sealed class ChatPipeline(
         "The request was served but its charge could not be recorded, so its result is withheld. Retry shortly.",
         "server_error", null, "billing_unavailable");
 
-    private static JsonObject UsageChunk(ChatCall call, TokenUsage usage) => new()
-    {
-        ["id"] = call.ResponseId,
-        ["object"] = "chat.completion.chunk",
-        ["created"] = call.Created,
-        ["model"] = call.Model.Slug,
-        ["choices"] = new JsonArray(),
-        ["usage"] = new JsonObject
-        {
-            ["prompt_tokens"] = usage.PromptTokens,
-            ["completion_tokens"] = usage.CompletionTokens,
-            ["total_tokens"] = usage.TotalTokens,
-            ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = usage.CachedTokens },
-        },
-    };
-
-    private static JsonObject CreditsChunk(ChatCall call, Settlement settled)
+    /// <summary>
+    /// The last chunk before [DONE]: no choices, the usage charged for when the client asked for it
+    /// (<c>stream_options.include_usage</c>, where OpenAI sends the same chunk), and the credits charged.
+    /// </summary>
+    private static JsonObject FinalChunk(ChatCall call, TokenUsage usage, Settlement settled)
     {
         var chunk = new JsonObject
         {
@@ -453,8 +439,16 @@ public sealed class ChatPipeline(
             ["created"] = call.Created,
             ["model"] = call.Model.Slug,
             ["choices"] = new JsonArray(),
-            ["credits_used"] = MicroCredits.Format(settled.Charged),
         };
+        if (call.Request.IncludeUsage)
+            chunk["usage"] = new JsonObject
+            {
+                ["prompt_tokens"] = usage.PromptTokens,
+                ["completion_tokens"] = usage.CompletionTokens,
+                ["total_tokens"] = usage.TotalTokens,
+                ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = usage.CachedTokens },
+            };
+        chunk["credits_used"] = MicroCredits.Format(settled.Charged);
         if (!settled.Recorded)
             chunk["credits_pending"] = true;
         return chunk;

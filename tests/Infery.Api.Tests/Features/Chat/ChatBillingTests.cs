@@ -48,10 +48,11 @@ public sealed class ChatBillingTests(ChatGateway gateway) : IClassFixture<ChatGa
         if (expectedCost is not null)
             ChatHttp.Text(chunks).ShouldBe(ProviderWire.ReplyText);
 
-        // Usage, then credits_used, as the last two chunks before [DONE]; both with empty choices.
-        chunks[^2]["usage"].ShouldNotBeNull();
-        chunks[^2]["choices"]!.AsArray().ShouldBeEmpty();
+        // The last chunk before [DONE] carries the usage and credits_used, with empty choices, and no chunk before it has usage.
+        chunks[^1]["usage"]!["total_tokens"]!.GetValue<int>().ShouldBeGreaterThan(0);
         chunks[^1]["choices"]!.AsArray().ShouldBeEmpty();
+        chunks[^1]["credits_used"].ShouldNotBeNull();
+        chunks[..^1].ShouldAllBe(c => c["usage"] == null && c["credits_used"] == null);
         var creditsUsed = ChatHttp.CreditsUsed(chunks);
         creditsUsed.ShouldBeGreaterThan(0);
         if (expectedCost is not null)
