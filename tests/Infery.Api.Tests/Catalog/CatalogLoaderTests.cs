@@ -47,7 +47,7 @@ public class CatalogLoaderTests
     public void The_shipped_catalog_serves_a_keyed_provider_once_its_key_is_set()
     {
         var catalog = CatalogLoader.LoadFile(Path.Combine(AppContext.BaseDirectory, "catalog.json"),
-            environment: Keys("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"));
+            environment: Keys("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "XAI_API_KEY"));
 
         catalog.TryGet("gpt-4o-mini", out var mini).ShouldBeTrue();
         mini.Provider.Kind.ShouldBe(ProviderKind.OpenAiCompatible);
@@ -59,6 +59,12 @@ public class CatalogLoaderTests
         catalog.TryGet("gemini-2-5-flash", out var flash).ShouldBeTrue();
         flash.Provider.Kind.ShouldBe(ProviderKind.Gemini);
         flash.UpstreamModel.ShouldBe("gemini-2.5-flash");
+        catalog.TryGet("gpt-4o", out var gpt4o).ShouldBeTrue();
+        gpt4o.Prices.ShouldBe(new ModelPrices(2_500_000, 1_250_000, 2_500_000, 10_000_000));
+        catalog.TryGet("grok-4", out var grok).ShouldBeTrue();
+        grok.Provider.Kind.ShouldBe(ProviderKind.OpenAiCompatible);
+        grok.Provider.BaseUrl.ShouldBe(new Uri("https://api.x.ai/v1/"));
+        grok.Provider.ApiKeyEnv.ShouldBe("XAI_API_KEY");
         catalog.TryGet("llama3.1", out var llama).ShouldBeTrue();
         llama.Provider.ApiKeyEnv.ShouldBeNull();
     }
