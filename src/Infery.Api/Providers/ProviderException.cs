@@ -22,12 +22,21 @@ public enum ProviderFailure
     Malformed,
 }
 
-/// <summary>An upstream failed. Every adapter maps its provider's errors to one of these.</summary>
+/// <summary>
+/// An upstream failed. Every adapter maps its provider's errors to one of these. A request the provider rejected keeps
+/// the provider's own error code and param when it gave them in OpenAI's envelope, so a client matching on
+/// <c>error.code</c> (<c>context_length_exceeded</c>, say) sees what it would calling the provider directly.
+/// </summary>
 public sealed class ProviderException(
-    ProviderFailure failure, string message, int? upstreamStatus = null, TimeSpan? retryAfter = null, Exception? inner = null)
+    ProviderFailure failure, string message, int? upstreamStatus = null, TimeSpan? retryAfter = null, Exception? inner = null,
+    string? upstreamCode = null, string? upstreamParam = null)
     : Exception(message, inner)
 {
     public ProviderFailure Failure { get; } = failure;
+
+    public string? UpstreamCode { get; } = upstreamCode;
+
+    public string? UpstreamParam { get; } = upstreamParam;
 
     public int? UpstreamStatus { get; } = upstreamStatus;
 
@@ -45,7 +54,8 @@ public sealed class ProviderException(
 
     public ApiError ToApiError() => Failure switch
     {
-        ProviderFailure.BadRequest => new(400, $"The provider rejected the request: {Message}", "invalid_request_error", null, "upstream_bad_request"),
+        ProviderFailure.BadRequest => new(400, $"The provider rejected the request: {Message}", "invalid_request_error",
+            UpstreamParam, UpstreamCode ?? "upstream_bad_request"),
         ProviderFailure.RateLimited => new(503, $"The provider is rate limiting: {Message}", "upstream_error", null, "upstream_rate_limited"),
         ProviderFailure.Overloaded => new(503, $"The provider is overloaded: {Message}", "upstream_error", null, "upstream_overloaded"),
         ProviderFailure.Timeout => new(504, $"The provider timed out: {Message}", "upstream_error", null, "upstream_timeout"),

@@ -12,9 +12,15 @@ public static class UpstreamHttp
     /// Sends and waits for the response headers within the first-byte timeout. A non-success status is read
     /// and handed to <paramref name="describeError"/>, which turns the provider's error body into a message.
     /// </summary>
+    public static Task<HttpResponseMessage> SendAsync(
+        HttpClient client, HttpRequestMessage request, ProviderTimeouts timeouts,
+        Func<string, string> describeError, CancellationToken ct) =>
+        SendAsync(client, request, timeouts, body => new UpstreamError(describeError(body)), ct);
+
+    /// <summary>As above, for a provider whose error body may also name an error code and param to pass on.</summary>
     public static async Task<HttpResponseMessage> SendAsync(
         HttpClient client, HttpRequestMessage request, ProviderTimeouts timeouts,
-        Func<string, string> describeError, CancellationToken ct)
+        Func<string, UpstreamError> describeError, CancellationToken ct)
     {
         using var firstByte = CancellationTokenSource.CreateLinkedTokenSource(ct);
         firstByte.CancelAfter(timeouts.FirstByte);
@@ -127,7 +133,11 @@ public static class UpstreamHttp
     private static ProviderException TooLarge(int limit) =>
         new(ProviderFailure.Malformed, string.Create(CultureInfo.InvariantCulture, $"the response body is larger than {limit:N0} bytes"), 200);
 
-    public static ProviderException FromStatus(int status, string message, TimeSpan? retryAfter = null)
+    public static ProviderException FromStatus(int status, string message, TimeSpan? retryAfter = null) =>
+        FromStatus(status, new UpstreamError(message), retryAfter);
+
+    /// <summary>The failure a status means; a rejected request (400, 413, 422) keeps the provider's code and param.</summary>
+    public static ProviderException FromStatus(int status, UpstreamError error, TimeSpan? retryAfter = null)
     {
         var failure = status switch
         {
@@ -138,7 +148,9 @@ public static class UpstreamHttp
             >= 500 => ProviderFailure.ServerError,
             _ => ProviderFailure.BadRequest,
         };
-        return new ProviderException(failure, message, status, retryAfter);
+        return status is 400 or 413 or 422
+            ? new ProviderException(failure, error.Message, status, retryAfter, upstreamCode: error.Code, upstreamParam: error.Param)
+            : new ProviderException(failure, error.Message, status, retryAfter);
     }
 
     /// <summary>retry-after-ms, else retry-after in seconds or as an HTTP date.</summary>
@@ -174,3 +186,6 @@ public static class UpstreamHttp
             Timeout = Timeout.InfiniteTimeSpan,
         };
 }
+
+/// <summary>A provider's error body as the gateway reports it: a message, and the provider's code and param if it named them.</summary>
+public readonly record struct UpstreamError(string Message, string? Code = null, string? Param = null);

@@ -18,7 +18,7 @@ public sealed class OpenAiCompatibleProvider(HttpClient http) : IChatProvider
     {
         var timeouts = call.Model.Provider.Timeouts;
         using var request = BuildRequest(call, stream: false);
-        using var response = await UpstreamHttp.SendAsync(http, request, timeouts, DescribeError, ct);
+        using var response = await UpstreamHttp.SendAsync(http, request, timeouts, ErrorOf, ct);
         var body = await UpstreamHttp.ReadBodyUtf8Async(response, timeouts.Idle, ct);
 
         using var rewriter = new OpenAiJsonRewriter(call, initialCapacity: body.Length + 256);
@@ -41,7 +41,7 @@ public sealed class OpenAiCompatibleProvider(HttpClient http) : IChatProvider
     {
         var timeouts = call.Model.Provider.Timeouts;
         using var request = BuildRequest(call, stream: true);
-        using var response = await UpstreamHttp.SendAsync(http, request, timeouts, DescribeError, ct);
+        using var response = await UpstreamHttp.SendAsync(http, request, timeouts, ErrorOf, ct);
         Stream body;
         try
         {
@@ -198,21 +198,29 @@ public sealed class OpenAiCompatibleProvider(HttpClient http) : IChatProvider
     private static bool Mentions(string? code, string? type, string word) =>
         (code?.Contains(word, StringComparison.OrdinalIgnoreCase) ?? false) || (type?.Contains(word, StringComparison.OrdinalIgnoreCase) ?? false);
 
-    /// <summary>OpenAI's envelope {"error":{"message","type","code"}} as one line; other bodies as they came.</summary>
-    private static string DescribeError(string body)
+    /// <summary>
+    /// OpenAI's envelope {"error":{"message","type","code","param"}} as one line, with its code and param when they are
+    /// strings; other bodies as they came.
+    /// </summary>
+    private static UpstreamError ErrorOf(string body)
     {
         if (string.IsNullOrWhiteSpace(body))
-            return "no error details";
+            return new UpstreamError("no error details");
         try
         {
             if (JsonNode.Parse(body) is JsonObject json && json["error"] is { } error)
-                return DescribeError(error);
+                return new UpstreamError(DescribeError(error), StringOf(error, "code"), StringOf(error, "param"));
         }
         catch (JsonException)
         {
         }
-        return Truncate(body);
+        return new UpstreamError(Truncate(body));
     }
+
+    private static string? StringOf(JsonNode error, string name) =>
+        error is JsonObject details && details[name] is JsonValue value && value.TryGetValue<string>(out var text) && text.Length is > 0 and <= 100
+            ? text
+            : null;
 
     private static string DescribeError(JsonNode error)
     {

@@ -116,6 +116,32 @@ public sealed class UpstreamFailureFallbackTests(FailingUpstreamGateway fixture)
     }
 
     [Fact]
+    public async Task A_rejection_in_openais_envelope_keeps_the_providers_code_and_param()
+    {
+        Upstream.Handler = async ctx =>
+        {
+            ctx.Response.StatusCode = 400;
+            ctx.Response.ContentType = "application/json";
+            await ctx.Response.WriteAsync("""
+                {"error":{"message":"This model's maximum context length is 128000 tokens.","type":"invalid_request_error",
+                 "param":"messages","code":"context_length_exceeded"}}
+                """);
+        };
+        var (_, key) = await Gateway.NewWorkspaceWithKeyAsync(10);
+
+        var response = await Gateway.KeyClient(key).ChatAsync("fake-chat", "Hello");
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        var error = (await response.JsonAsync())["error"]!;
+        error["code"]!.GetValue<string>().ShouldBe("context_length_exceeded");
+        error["param"]!.GetValue<string>().ShouldBe("messages");
+        error["type"]!.GetValue<string>().ShouldBe("invalid_request_error");
+        error["message"]!.GetValue<string>().ShouldContain("maximum context length is 128000 tokens");
+        var failed = (await RequestEvents.DataAsync(Gateway.ConnectionString, RequestEvents.RequestFailed, response.Header("x-request-id"))).ShouldHaveSingleItem();
+        failed["error_code"]!.GetValue<string>().ShouldBe("context_length_exceeded");
+    }
+
+    [Fact]
     public async Task A_healthy_upstream_serves_the_model_asked_for()
     {
         Upstream.Handler = FakeUpstreamGateway.Healthy();
