@@ -37,8 +37,9 @@ internal static class AnthropicRequestMapper
         var stops = request.Stop.Where(s => !string.IsNullOrWhiteSpace(s)).ToArray();
         if (stops.Length > 0)
             body["stop_sequences"] = new JsonArray(stops.Select(s => (JsonNode)s!).ToArray());
+        // OpenAI takes 0 to 2, Anthropic 0 to 1: above 1 asks for the most randomness there is, which is 1 here.
         if (request.Temperature is { } temperature)
-            body["temperature"] = temperature;
+            body["temperature"] = Math.Min(temperature, 1.0);
         if (request.TopP is { } topP)
             body["top_p"] = topP;
         if (request.TopK is { } topK)

@@ -108,6 +108,18 @@ public sealed class AnthropicProviderTests : IAsyncLifetime
             """);
     }
 
+    [Theory]
+    [InlineData(1.5, 1.0)]
+    [InlineData(2.0, 1.0)]
+    [InlineData(1.0, 1.0)]
+    [InlineData(0.0, 0.0)]
+    public async Task A_temperature_above_anthropics_range_is_sent_as_its_highest(double asked, double sent)
+    {
+        await Complete(new ChatRequest { Body = [], Model = "claude-test", Messages = [User("hi")], MaxTokens = 10, Temperature = asked });
+
+        SentBody()["temperature"]!.GetValue<double>().ShouldBe(sent);
+    }
+
     [Fact]
     public async Task Tool_calls_and_tool_results_become_tool_use_and_tool_result_blocks()
     {
