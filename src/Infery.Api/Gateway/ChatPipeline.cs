@@ -441,13 +441,7 @@ public sealed class ChatPipeline(
             ["choices"] = new JsonArray(),
         };
         if (call.Request.IncludeUsage)
-            chunk["usage"] = new JsonObject
-            {
-                ["prompt_tokens"] = usage.PromptTokens,
-                ["completion_tokens"] = usage.CompletionTokens,
-                ["total_tokens"] = usage.TotalTokens,
-                ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = usage.CachedTokens },
-            };
+            chunk["usage"] = usage.ToOpenAiJson();
         chunk["credits_used"] = MicroCredits.Format(settled.Charged);
         if (!settled.Recorded)
             chunk["credits_pending"] = true;

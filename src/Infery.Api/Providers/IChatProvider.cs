@@ -90,7 +90,8 @@ public sealed record ChatResult(ChatJson Completion, TokenUsage Usage);
 /// <summary>
 /// One item of a stream: an OpenAI chat.completion.chunk to forward (with non-empty choices), optionally
 /// with the upstream's usage so far; or, as the last item, the upstream's final usage. The latest usage
-/// wins, so a stream cut short is still charged by the provider's own counts. Adapters never yield the
+/// wins, so a stream cut short is still charged by the provider's own counts; a stream that never carried any
+/// is charged by estimate. Adapters never yield the
 /// usage-only chunk or [DONE]: the gateway writes those itself.
 /// A chunk given as UTF-8 may lie in a buffer the adapter reuses for the next one: it is valid until the
 /// enumerator moves on, so write it out (or copy it) before asking for the next item.

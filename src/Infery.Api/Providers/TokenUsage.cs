@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+
 namespace Infery.Api.Providers;
 
 /// <summary>
@@ -12,4 +14,13 @@ public sealed record TokenUsage(int PromptTokens, int CompletionTokens, int Cach
     public int UncachedPromptTokens => PromptTokens - CachedTokens - CacheWriteTokens;
 
     public int TotalTokens => PromptTokens + CompletionTokens;
+
+    /// <summary>OpenAI's <c>usage</c> object.</summary>
+    public JsonObject ToOpenAiJson() => new()
+    {
+        ["prompt_tokens"] = PromptTokens,
+        ["completion_tokens"] = CompletionTokens,
+        ["total_tokens"] = TotalTokens,
+        ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = CachedTokens },
+    };
 }

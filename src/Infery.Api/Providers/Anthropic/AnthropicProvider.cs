@@ -28,7 +28,8 @@ public sealed class AnthropicProvider(HttpClient http) : IChatProvider
                 yield return ChatStreamItem.Of(chunk, translator.Usage);
             if (translator.Finished)
             {
-                yield return ChatStreamItem.Final(translator.Usage);
+                if (translator.Usage is { } usage)
+                    yield return ChatStreamItem.Final(usage);
                 yield break;
             }
         }

@@ -66,7 +66,7 @@ internal static class AnthropicResponseMapper
                 ["logprobs"] = null,
                 ["finish_reason"] = FinishReason(String(message, "stop_reason"), toolCalls.Count > 0),
             }),
-            ["usage"] = UsageJson(usage),
+            ["usage"] = usage.ToOpenAiJson(),
         };
         return new ChatResult(completion, usage);
     }
@@ -95,14 +95,6 @@ internal static class AnthropicResponseMapper
         var output = Int(usage, "output_tokens") ?? start?.CompletionTokens ?? 0;
         return new TokenUsage(input + cacheRead + cacheWrite, output, cacheRead, cacheWrite);
     }
-
-    public static JsonObject UsageJson(TokenUsage usage) => new()
-    {
-        ["prompt_tokens"] = usage.PromptTokens,
-        ["completion_tokens"] = usage.CompletionTokens,
-        ["total_tokens"] = usage.TotalTokens,
-        ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = usage.CachedTokens },
-    };
 
     /// <summary>An error body <c>{"type":"error","error":{"type","message"}}</c> as one line for logs and clients.</summary>
     public static string DescribeError(string body)

@@ -19,8 +19,11 @@ internal sealed class AnthropicStreamTranslator(ChatCall call, bool jsonMode)
     /// <summary>True once message_stop has arrived; <see cref="Usage"/> is then final.</summary>
     public bool Finished { get; private set; }
 
-    /// <summary>message_start's counts, overridden by the latest message_delta (whose counts are cumulative).</summary>
-    public TokenUsage Usage { get; private set; } = TokenUsage.Zero;
+    /// <summary>
+    /// message_start's counts, overridden by the latest message_delta (whose counts are cumulative); null while
+    /// neither has carried any, so that a stream without counts is billed by estimate rather than as free.
+    /// </summary>
+    public TokenUsage? Usage { get; private set; }
 
     /// <summary>The chunk to forward for this event, or null when it has nothing for the client.</summary>
     public JsonObject? Translate(SseEvent sse)

@@ -31,7 +31,8 @@ public sealed class GeminiProvider(HttpClient http) : IChatProvider
         }
         foreach (var chunk in translator.Complete())
             yield return ChatStreamItem.Of(chunk);
-        yield return ChatStreamItem.Final(translator.Usage);
+        if (translator.Usage is { } usage)
+            yield return ChatStreamItem.Final(usage);
     }
 
     private async Task<HttpResponseMessage> SendAsync(ChatCall call, string method, CancellationToken ct)

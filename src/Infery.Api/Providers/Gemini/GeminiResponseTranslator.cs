@@ -14,17 +14,21 @@ internal static class GeminiResponseTranslator
         var response = ParseResponse(body);
         try
         {
-            var usage = ReadUsage(response) ?? GeminiUsage.None;
+            var choices = ToChoices(response);
+            var reported = ReadUsage(response);
+            // A response without usageMetadata is billed by estimate, as other providers' are, never as free.
+            var usage = reported?.ToTokenUsage() ?? new TokenUsage(
+                TokenEstimator.EstimatePrompt(call.Request, call.Model.ImageTokenFactor), TokenEstimator.FromChars(GeneratedChars(choices)));
             var completion = new JsonObject
             {
                 ["id"] = call.ResponseId,
                 ["object"] = "chat.completion",
                 ["created"] = call.Created,
                 ["model"] = call.Model.Slug,
-                ["choices"] = ToChoices(response),
-                ["usage"] = usage.ToOpenAiUsage(),
+                ["choices"] = choices,
+                ["usage"] = reported?.ToOpenAiUsage() ?? usage.ToOpenAiJson(),
             };
-            return new ChatResult(completion, usage.ToTokenUsage());
+            return new ChatResult(completion, usage);
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException)
         {
@@ -87,6 +91,24 @@ internal static class GeminiResponseTranslator
             });
         }
         return choices;
+    }
+
+    /// <summary>Characters of content and tool-call arguments in the choices' messages: what an estimate counts.</summary>
+    private static long GeneratedChars(JsonArray choices)
+    {
+        long chars = 0;
+        foreach (var choice in choices)
+        {
+            if (choice?["message"] is not JsonObject message)
+                continue;
+            if (message["content"] is JsonValue content && content.TryGetValue<string>(out var text))
+                chars += text.Length;
+            if (message["tool_calls"] is JsonArray calls)
+                foreach (var toolCall in calls)
+                    if (toolCall?["function"]?["arguments"] is JsonValue arguments && arguments.TryGetValue<string>(out var piece))
+                        chars += piece.Length;
+        }
+        return chars;
     }
 
     public static IReadOnlyList<JsonObject> Candidates(JsonObject response) => response["candidates"] switch
@@ -170,8 +192,6 @@ internal sealed record FunctionCall(string Name, string Arguments)
 /// </summary>
 internal sealed record GeminiUsage(int PromptTokens, int CandidatesTokens, int ThoughtsTokens, int CachedTokens)
 {
-    public static readonly GeminiUsage None = new(0, 0, 0, 0);
-
     public int CompletionTokens => CandidatesTokens + ThoughtsTokens;
 
     public TokenUsage ToTokenUsage() => new(PromptTokens, CompletionTokens, CachedTokens);

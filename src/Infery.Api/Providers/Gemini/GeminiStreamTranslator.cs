@@ -10,11 +10,14 @@ namespace Infery.Api.Providers.Gemini;
 internal sealed class GeminiStreamTranslator(ChatCall call)
 {
     private readonly SortedDictionary<int, ChoiceState> choices = [];
-    private GeminiUsage usage = GeminiUsage.None;
+    private GeminiUsage? usage;
     private bool anyEvent;
 
-    /// <summary>The usage of the last event that carried any: Gemini's counts are running totals, not deltas.</summary>
-    public TokenUsage Usage => usage.ToTokenUsage();
+    /// <summary>
+    /// The usage of the last event that carried any (Gemini's counts are running totals, not deltas); null while
+    /// none has, so that a stream without counts is billed by estimate rather than as free.
+    /// </summary>
+    public TokenUsage? Usage => usage?.ToTokenUsage();
 
     public List<JsonObject> Translate(string data)
     {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Infery.Api.Providers;
 using Infery.Api.Tests.Fakes;
 using Microsoft.AspNetCore.Http;
 
@@ -130,6 +131,43 @@ public sealed class ChatBillingTests(ChatGateway gateway) : IClassFixture<ChatGa
         (await gateway.ChargesAsync(requestId)).ShouldBe([promptOnly]);
         var served = (await gateway.EventsAsync("request.served.v1", requestId)).Single();
         served["completion_tokens"]!.GetValue<int>().ShouldBe(0);
+    }
+
+    [Theory]
+    [InlineData("fake-claude", true)]
+    [InlineData("fake-gemini", true)]
+    [InlineData("fake-gemini", false)]
+    public async Task A_reply_whose_provider_gave_no_usage_is_charged_by_estimate_never_as_free(string model, bool stream)
+    {
+        var replyJson = new JsonObject { ["text"] = ProviderWire.ReplyText }.ToJsonString();
+        gateway.Anthropic.Handler = ctx => FakeUpstream.WriteSseAsync(ctx,
+        [
+            ProviderWire.AnthropicEvent("message_start", """{"type":"message_start","message":{"id":"msg_01","type":"message","role":"assistant","content":[],"model":"claude-upstream"}}"""),
+            ProviderWire.AnthropicEvent("content_block_start", """{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"""),
+            ProviderWire.AnthropicEvent("content_block_delta", $$$"""{"type":"content_block_delta","index":0,"delta":{"type":"text_delta",{{{replyJson[1..^1]}}}}}"""),
+            ProviderWire.AnthropicEvent("content_block_stop", """{"type":"content_block_stop","index":0}"""),
+            ProviderWire.AnthropicEvent("message_delta", """{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null}}"""),
+            ProviderWire.AnthropicEvent("message_stop", """{"type":"message_stop"}"""),
+        ]);
+        var geminiReply = $$"""{"candidates":[{"content":{"role":"model","parts":[{{replyJson}}]},"finishReason":"STOP"}]}""";
+        gateway.Gemini.Handler = stream
+            ? ctx => FakeUpstream.WriteSseAsync(ctx, [$"data: {geminiReply}\r\n\r\n"])
+            : ctx => ProviderWire.WriteJsonAsync(ctx, geminiReply);
+        var requestId = ChatHttp.NewRequestId();
+
+        var response = await gateway.CreateClient().SendAsync(
+            ChatHttp.Post("/v1/chat/completions", key, ChatHttp.Body(model, "Reply without counting.", stream: stream), requestId));
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var body = await response.Content.ReadAsStringAsync();
+        var creditsUsed = stream
+            ? ChatHttp.CreditsUsed(ChatHttp.ReadSse(body).Events)
+            : ChatHttp.MicroCreditsOf(ChatHttp.Header(response, "x-credits-used"));
+        creditsUsed.ShouldBeGreaterThan(0);
+        (await gateway.ChargesAsync(requestId)).ShouldBe([creditsUsed]);
+        var served = (await gateway.EventsAsync("request.served.v1", requestId)).Single();
+        served["prompt_tokens"]!.GetValue<int>().ShouldBeGreaterThan(0);
+        served["completion_tokens"]!.GetValue<int>().ShouldBe(TokenEstimator.FromChars(ProviderWire.ReplyText.Length));
     }
 
     [Fact]

@@ -476,6 +476,24 @@ public sealed class AnthropicProviderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_stream_whose_events_carry_no_usage_ends_without_a_count_so_the_gateway_estimates_it()
+    {
+        fake.Handler = ctx => FakeUpstream.WriteSseAsync(ctx,
+        [
+            Event("message_start", """{"type":"message_start","message":{"id":"msg_01","type":"message","role":"assistant","content":[],"model":"claude-sonnet-4-5"}}"""),
+            TextDelta(0, "Hello"),
+            Event("message_delta", """{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null}}"""),
+            MessageStop,
+        ]);
+
+        var (items, error) = await Stream(Request([User("hi")], stream: true));
+
+        error.ShouldBeNull();
+        items.ShouldContain(i => i.Chunk != null);
+        items.ShouldAllBe(i => i.Usage == null, "a count of zero would be charged as zero");
+    }
+
+    [Fact]
     public async Task Error_event_mid_stream_delivers_earlier_chunks_then_throws_overloaded()
     {
         fake.Handler = ctx => FakeUpstream.WriteSseAsync(ctx,

@@ -260,6 +260,23 @@ public sealed class GeminiProviderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_response_without_usage_metadata_is_billed_by_estimate_never_as_free()
+    {
+        const string answer = "An answer of some forty characters here.";
+        fake.Handler = Json($$"""
+            {"candidates":[{"content":{"role":"model","parts":[{"text":"{{answer}}"}]},"finishReason":"STOP"}]}
+            """);
+
+        var result = await Provider().CompleteAsync(Call(Request(User("Tell me something of about this length."))), default);
+
+        result.Usage.PromptTokens.ShouldBeGreaterThan(0);
+        result.Usage.CompletionTokens.ShouldBe(TokenEstimator.FromChars(answer.Length));
+        var usage = result.Completion.ToObject()["usage"]!;
+        usage["prompt_tokens"]!.GetValue<int>().ShouldBe(result.Usage.PromptTokens);
+        usage["completion_tokens"]!.GetValue<int>().ShouldBe(result.Usage.CompletionTokens);
+    }
+
+    [Fact]
     public async Task Thought_parts_are_left_out_of_the_content()
     {
         fake.Handler = Json("""
@@ -269,7 +286,6 @@ public sealed class GeminiProviderTests : IAsyncLifetime
         var result = await Provider().CompleteAsync(Call(Request(User("hi"))), default);
 
         result.Completion.ToObject()["choices"]![0]!["message"]!["content"]!.GetValue<string>().ShouldBe("42");
-        result.Usage.ShouldBe(TokenUsage.Zero);
     }
 
     [Fact]
@@ -392,6 +408,19 @@ public sealed class GeminiProviderTests : IAsyncLifetime
 
         items.Count(i => i.Chunk is null).ShouldBe(1, "the final usage comes once, as the last item");
         items[^1].Usage.ShouldBe(new TokenUsage(7, 7));
+    }
+
+    [Fact]
+    public async Task A_stream_without_usage_metadata_ends_without_a_count_so_the_gateway_estimates_it()
+    {
+        fake.Handler = Sse(
+            """{"candidates":[{"content":{"role":"model","parts":[{"text":"Hel"}]}}]}""",
+            """{"candidates":[{"content":{"role":"model","parts":[{"text":"lo"}]},"finishReason":"STOP"}]}""");
+
+        var items = await Collect(Provider().StreamAsync(Call(Request(User("hi"))), default));
+
+        items.Count(i => i.Chunk is not null).ShouldBe(4);
+        items.ShouldAllBe(i => i.Usage == null, "a count of zero would be charged as zero");
     }
 
     [Fact]
