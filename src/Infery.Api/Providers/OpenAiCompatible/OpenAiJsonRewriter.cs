@@ -422,36 +422,52 @@ internal sealed class OpenAiJsonRewriter : IDisposable
         }
     }
 
-    /// <summary>From the start of a usage object to its end. A count that is not a whole number in range counts 0.</summary>
+    /// <summary>
+    /// From the start of a usage object to its end. A count that is not a whole number in range counts 0.
+    /// OpenAI's completion_tokens include reasoning tokens; xAI's leave them out, and its total_tokens holds both.
+    /// A total that adds up only with the reasoning tokens added says which, so they are billed as output either way.
+    /// </summary>
     private static TokenUsage ReadUsage(ref Utf8JsonReader reader)
     {
-        int prompt = 0, completion = 0, cached = 0;
+        int prompt = 0, completion = 0, total = 0, cached = 0, reasoning = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("prompt_tokens"u8))
                 prompt = ReadCount(ref reader);
             else if (reader.ValueTextEquals("completion_tokens"u8))
                 completion = ReadCount(ref reader);
+            else if (reader.ValueTextEquals("total_tokens"u8))
+                total = ReadCount(ref reader);
             else if (reader.ValueTextEquals("prompt_tokens_details"u8))
-            {
-                reader.Read();
-                if (reader.TokenType != JsonTokenType.StartObject)
-                {
-                    reader.Skip();
-                    continue;
-                }
-                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-                {
-                    if (reader.ValueTextEquals("cached_tokens"u8))
-                        cached = ReadCount(ref reader);
-                    else
-                        reader.Skip();
-                }
-            }
+                cached = ReadDetail(ref reader, "cached_tokens"u8);
+            else if (reader.ValueTextEquals("completion_tokens_details"u8))
+                reasoning = ReadDetail(ref reader, "reasoning_tokens"u8);
             else
                 reader.Skip();
         }
+        if (reasoning > 0 && total == (long)prompt + completion + reasoning)
+            completion += reasoning;
         return new TokenUsage(prompt, completion, CachedTokens: cached);
+    }
+
+    /// <summary>One count of a details object; 0 when it is missing or the value is not an object.</summary>
+    private static int ReadDetail(ref Utf8JsonReader reader, ReadOnlySpan<byte> name)
+    {
+        reader.Read();
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            return 0;
+        }
+        var count = 0;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals(name))
+                count = ReadCount(ref reader);
+            else
+                reader.Skip();
+        }
+        return count;
     }
 
     private static int ReadCount(ref Utf8JsonReader reader)

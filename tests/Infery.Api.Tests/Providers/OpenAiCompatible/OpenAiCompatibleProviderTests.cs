@@ -109,6 +109,26 @@ public sealed class OpenAiCompatibleProviderTests : IAsyncLifetime
         result.Usage.ShouldBe(new TokenUsage(PromptTokens: 19, CompletionTokens: 10, CachedTokens: 8));
     }
 
+    // xAI: reasoning apart from completion_tokens, inside total_tokens. OpenAI: reasoning inside completion_tokens.
+    [Theory]
+    [InlineData("""{"prompt_tokens":10120,"completion_tokens":1499,"total_tokens":14428,"completion_tokens_details":{"reasoning_tokens":2809}}""", 4308)]
+    [InlineData("""{"prompt_tokens":10120,"completion_tokens":4308,"total_tokens":14428,"completion_tokens_details":{"reasoning_tokens":2809}}""", 4308)]
+    [InlineData("""{"prompt_tokens":10120,"completion_tokens":1499,"completion_tokens_details":{"reasoning_tokens":2809}}""", 1499)]
+    public async Task Reasoning_tokens_are_billed_as_output_whether_or_not_completion_tokens_include_them(string usage, int billedOutput)
+    {
+        upstream.Handler = ctx => Json(ctx, 200, Completion("Done.", usage));
+        var whole = await Provider().CompleteAsync(Call(Request([User("Think hard.")]), OpenAiModel()), default);
+        upstream.Handler = ctx => FakeUpstream.WriteSseAsync(ctx, [
+            Sse(Chunk("""{"role":"assistant","content":"Done."}""", "stop")),
+            Sse($$"""{"id":"chatcmpl-up","object":"chat.completion.chunk","created":1,"model":"grok-4","choices":[],"usage":{{usage}}}"""),
+            "data: [DONE]\n\n",
+        ]);
+        var streamed = await Collect(Provider().StreamAsync(Call(Request([User("Think hard.")], stream: true), OpenAiModel()), default));
+
+        whole.Usage.ShouldBe(new TokenUsage(10120, billedOutput));
+        streamed[^1].Usage.ShouldBe(new TokenUsage(10120, billedOutput));
+    }
+
     [Fact]
     public async Task A_completion_without_usage_is_billed_by_estimate()
     {
