@@ -424,7 +424,7 @@ public sealed class ChatPipeline(
 
     private static readonly ApiError BillingUnavailable = new(503,
         "The request was served but its charge could not be recorded, so its result is withheld. Retry shortly.",
-        "server_error", null, "billing_unavailable");
+        "server_error", null, "billing_unavailable", RetryAfterSeconds: 1);
 
     /// <summary>
     /// The last chunk before [DONE]: no choices, the usage charged for when the client asked for it

@@ -1,7 +1,10 @@
 namespace Infery.Api.Http;
 
-/// <summary>An error as clients see it: an HTTP status and OpenAI's envelope {"error":{message,type,param,code}}.</summary>
-public sealed record ApiError(int Status, string Message, string Type, string? Param = null, string? Code = null)
+/// <summary>
+/// An error as clients see it: an HTTP status and OpenAI's envelope {"error":{message,type,param,code}}, and for
+/// an error that passes, the seconds to wait before retrying (Retry-After).
+/// </summary>
+public sealed record ApiError(int Status, string Message, string Type, string? Param = null, string? Code = null, int? RetryAfterSeconds = null)
 {
     public static ApiError InvalidRequest(string message, string? param = null, string? code = null) =>
         new(StatusCodes.Status400BadRequest, message, "invalid_request_error", param, code);

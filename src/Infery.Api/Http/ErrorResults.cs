@@ -11,9 +11,15 @@ namespace Infery.Api.Http;
 /// </summary>
 public static class ErrorResults
 {
-    public static IResult ToResult(this ApiError error) =>
-        TypedResults.Json(new ErrorEnvelope(new ErrorBody(error.Message, error.Type, error.Param, error.Code)),
-            ErrorJson.Default.ErrorEnvelope, statusCode: error.Status);
+    public static IResult ToResult(this ApiError error) => error.RetryAfterSeconds is null
+        ? TypedResults.Json(new ErrorEnvelope(new ErrorBody(error.Message, error.Type, error.Param, error.Code)),
+            ErrorJson.Default.ErrorEnvelope, statusCode: error.Status)
+        : new WrittenError(error);
+
+    private sealed class WrittenError(ApiError error) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext) => error.WriteAsync(httpContext.Response);
+    }
 
     /// <summary>The envelope as a JSON object, e.g. for an error chunk in a stream.</summary>
     public static JsonObject ToJson(this ApiError error) => new()
@@ -31,6 +37,8 @@ public static class ErrorResults
     {
         response.StatusCode = error.Status;
         response.ContentType = "application/json";
+        if (error.RetryAfterSeconds is { } seconds)
+            response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return JsonSerializer.SerializeAsync(response.Body,
             new ErrorEnvelope(new ErrorBody(error.Message, error.Type, error.Param, error.Code)), ErrorJson.Default.ErrorEnvelope);
     }

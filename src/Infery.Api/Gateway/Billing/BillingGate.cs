@@ -14,9 +14,14 @@ public sealed class BillingGate(Database database, ILogger<BillingGate> logger) 
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(5);
 
     private readonly SemaphoreSlim closing = new(0, 1);
-    private int closed;
 
-    public bool IsOpen => Volatile.Read(ref closed) == 0;
+    /// <summary>
+    /// Odd while closed. A close while closed adds 2, so a probe that answered before that failure cannot open the
+    /// gate on it: the gate opens only on a state no failure has changed since its probe began.
+    /// </summary>
+    private long state;
+
+    public bool IsOpen => (Volatile.Read(ref state) & 1) == 0;
 
     /// <summary>A failure that says the database is out of reach, rather than that it refused one statement.</summary>
     public static bool IsUnreachable(Exception e) => e switch
@@ -30,7 +35,11 @@ public sealed class BillingGate(Database database, ILogger<BillingGate> logger) 
 
     public void Close(Exception cause)
     {
-        if (Interlocked.Exchange(ref closed, 1) != 0)
+        long seen;
+        do
+            seen = Volatile.Read(ref state);
+        while (Interlocked.CompareExchange(ref state, seen + ((seen & 1) == 0 ? 1 : 2), seen) != seen);
+        if ((seen & 1) != 0)
             return;
         logger.LogError("the database cannot be reached ({Message}); new requests are refused until it answers again", cause.Message);
         closing.Release();
@@ -41,10 +50,13 @@ public sealed class BillingGate(Database database, ILogger<BillingGate> logger) 
         while (!stoppingToken.IsCancellationRequested)
         {
             await closing.WaitAsync(stoppingToken);
-            do
+            while (true)
+            {
+                var closedAs = Volatile.Read(ref state);
                 await Task.Delay(ProbeEvery, stoppingToken);
-            while (!await AnswersAsync(stoppingToken));
-            Volatile.Write(ref closed, 0);
+                if (await AnswersAsync(stoppingToken) && Interlocked.CompareExchange(ref state, closedAs + 1, closedAs) == closedAs)
+                    break;
+            }
             logger.LogWarning("the database answers again; new requests are taken");
         }
     }

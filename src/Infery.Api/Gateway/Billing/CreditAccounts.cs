@@ -77,8 +77,9 @@ public sealed class CreditAccounts(NpgsqlDataSource dataSource, InstanceIdentity
         // pay for does not become a flood of lease transactions.
         if (clock.GetElapsedTime(account.LastRanDryAt, now) < options.RetryAfterRunningDry)
             return null;
-        await GrowLeaseAsync(account, amount, now, ct);
-        if (account.TryReserve(amount, now))
+        await GrowLeaseAsync(account, amount, ct);
+        // The lease is judged at the time the wait for it ended: it may have lapsed during the wait.
+        if (account.TryReserve(amount, clock.GetTimestamp()))
             return new Reservation(account, amount);
         account.RanDry(clock.GetTimestamp());
         return null;
@@ -128,12 +129,12 @@ public sealed class CreditAccounts(NpgsqlDataSource dataSource, InstanceIdentity
         lastRenewedAt = now;
     }
 
-    private async Task GrowLeaseAsync(Account account, long amount, long now, CancellationToken ct)
+    private async Task GrowLeaseAsync(Account account, long amount, CancellationToken ct)
     {
         await account.DatabaseGate.WaitAsync(ct);
         try
         {
-            if (account.Covers(amount, now))
+            if (account.Covers(amount, clock.GetTimestamp()))
                 return;
             var wanted = account.Reserved + amount + amount * options.HeadroomRequests;
             var leasedAt = clock.GetTimestamp();

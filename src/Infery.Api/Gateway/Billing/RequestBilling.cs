@@ -56,7 +56,7 @@ public sealed class RequestBilling(
             return (null, ApiError.InvalidApiKey("Incorrect API key provided."));
 
         if (await rateLimiter.TryAcquireAsync(key.KeyId, key.Rpm, context.RequestAborted) is not { } rate)
-            return (null, BillingUnavailable);
+            return (null, RateLimitUnavailable);
         var headers = context.Response.Headers;
         headers["x-ratelimit-limit-requests"] = rate.Limit.ToString();
         headers["x-ratelimit-remaining-requests"] = rate.Remaining.ToString();
@@ -146,6 +146,9 @@ public sealed class RequestBilling(
         }
         catch (Exception first) when (first is not ConcurrencyException)
         {
+            // New requests are refused from now on, not after the second attempt has waited out its own timeout.
+            if (BillingGate.IsUnreachable(first))
+                gate.Close(first);
             logger.LogWarning(first, "charge for {RequestId} failed; appending it again to learn whether it was committed", request.RequestId);
             try
             {
@@ -177,7 +180,11 @@ public sealed class RequestBilling(
 
     private static readonly ApiError BillingUnavailable = new(503,
         "The gateway cannot record charges right now, so it takes no requests; nothing was charged. Retry shortly.",
-        "server_error", null, "billing_unavailable");
+        "server_error", null, "billing_unavailable", RetryAfterSeconds: 1);
+
+    private static readonly ApiError RateLimitUnavailable = new(503,
+        "The gateway cannot reach its database to count this key's requests right now; nothing was charged. Retry shortly.",
+        "server_error", null, "database_unavailable", RetryAfterSeconds: 1);
 
     public static long ElapsedMs(AuthorizedRequest request) =>
         (long)Stopwatch.GetElapsedTime(request.StartedAt).TotalMilliseconds;

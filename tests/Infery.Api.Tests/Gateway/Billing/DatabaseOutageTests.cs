@@ -89,6 +89,7 @@ public sealed class DatabaseOutageTests(ProxiedGateway gateway) : IClassFixture<
     private static async Task ShouldBeBillingUnavailableAsync(HttpResponseMessage response)
     {
         response.StatusCode.ShouldBe(HttpStatusCode.ServiceUnavailable);
+        response.Headers.RetryAfter!.Delta.ShouldBe(TimeSpan.FromSeconds(1));
         response.Content.Headers.ContentType!.MediaType.ShouldBe("application/json");
         var body = await response.Content.ReadAsStringAsync();
         JsonNode.Parse(body)!["error"]!["code"]!.GetValue<string>().ShouldBe("billing_unavailable");
