@@ -143,19 +143,11 @@ public sealed class ChatPipeline(
     {
         // Not tied to the client's connection: a provider that is generating is paid for, so the request runs to its
         // end, or to the end of the grace a stopping gateway gives the requests in flight.
-        RoutedCall<ChatResult> routed;
-        try
-        {
-            routed = await RouteAsync(attempt, (call, ct) => providers.For(call.Model.Provider).CompleteAsync(AsModelReadsIt(call, attempt.Pdfs), ct), drain.GraceOver);
-        }
-        catch (OperationCanceledException) when (Stopping)
-        {
-            await FailAsync(attempt, ShuttingDown, []);
-            return;
-        }
+        var routed = await RouteAsync(attempt,
+            (call, ct) => providers.For(call.Model.Provider).CompleteAsync(AsModelReadsIt(call, attempt.Pdfs), ct), drain.GraceOver);
         if (routed.Value is not { } result)
         {
-            await FailAsync(attempt, Stopping ? ShuttingDown : routed.Error!, routed.Route);
+            await FailAsync(attempt, Stopping || routed.CutShort ? ShuttingDown : routed.Error!, routed.Route);
             return;
         }
         attempt = attempt with { Call = routed.Served!, Fallbacks = routed.Fallbacks, Route = routed.Route };
@@ -209,11 +201,11 @@ public sealed class ChatPipeline(
     }
 
     /// <summary>The client hung up before anything was sent: recorded as a failure, and its idempotency key let go.</summary>
-    private async Task ClientLeftAsync(Attempt attempt)
+    private async Task ClientLeftAsync(Attempt attempt, IReadOnlyList<object>? route = null)
     {
         IdempotencyKeys.DoNotKeep(attempt.Http);
         await billing.FailAsync(attempt.Authorized, attempt.Reservation, attempt.Endpoint.Name, attempt.Call.Request.Model,
-            new ApiError(499, "The client closed the connection before the first byte.", "client_closed", null, "client_disconnected"));
+            new ApiError(499, "The client closed the connection before the first byte.", "client_closed", null, "client_disconnected"), route);
     }
 
     /// <summary>A stream whose provider produced its first item; <see cref="More"/> is false when that was already the end.</summary>
@@ -241,24 +233,15 @@ public sealed class ChatPipeline(
 
         // Nothing is sent until a provider produced its first item, so an upstream that fails at once
         // still gets a proper status code, or is replaced by the next model of the chain.
-        RoutedCall<StartedStream> routed;
-        try
+        var routed = await RouteAsync(attempt, (call, ct) => StartStreamAsync(AsModelReadsIt(call, attempt.Pdfs), ct), upstream.Token);
+        if (routed.CutShort && clientGone.IsCancellationRequested)
         {
-            routed = await RouteAsync(attempt, (call, ct) => StartStreamAsync(AsModelReadsIt(call, attempt.Pdfs), ct), upstream.Token);
-        }
-        catch (OperationCanceledException) when (clientGone.IsCancellationRequested)
-        {
-            await ClientLeftAsync(attempt);
-            return;
-        }
-        catch (OperationCanceledException) when (Stopping)
-        {
-            await FailAsync(attempt, ShuttingDown, []);
+            await ClientLeftAsync(attempt, routed.Route);
             return;
         }
         if (routed.Value is not { } started)
         {
-            await FailAsync(attempt, Stopping ? ShuttingDown : routed.Error!, routed.Route);
+            await FailAsync(attempt, Stopping || routed.CutShort ? ShuttingDown : routed.Error!, routed.Route);
             return;
         }
         attempt = attempt with { Call = routed.Served!, Fallbacks = routed.Fallbacks, Route = routed.Route };

@@ -33,7 +33,8 @@ public static class GatewayClients
         response.Headers.TryGetValues(name, out var values) ? string.Join(",", values) : null;
 
     public static Task<HttpResponseMessage> ChatAsync(
-        this HttpClient client, string model, string message, bool stream = false, string? idempotencyKey = null, string? requestId = null)
+        this HttpClient client, string model, string message, bool stream = false, string? idempotencyKey = null, string? requestId = null,
+        CancellationToken ct = default)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
         {
@@ -49,7 +50,7 @@ public static class GatewayClients
             request.Headers.Add("Idempotency-Key", idempotencyKey);
         if (requestId is not null)
             request.Headers.Add("x-request-id", requestId);
-        return client.SendAsync(request);
+        return client.SendAsync(request, ct);
     }
 
     public static async Task<JsonObject> JsonAsync(this HttpResponseMessage response) =>

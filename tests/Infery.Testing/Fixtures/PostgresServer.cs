@@ -96,8 +96,9 @@ public sealed class LocalCluster : IDisposable
         foreach (var dir in Directory.EnumerateDirectories(parent, "infery-*-pg-*"))
         {
             var owner = Path.Combine(dir, OwnerFile);
-            var abandoned = File.Exists(owner)
-                ? !int.TryParse(File.ReadAllText(owner), out var pid) || !IsRunning(pid)
+            // An owner file read while it is being written holds no number yet: that cluster counts as being created.
+            var abandoned = File.Exists(owner) && int.TryParse(File.ReadAllText(owner), out var pid)
+                ? !IsRunning(pid)
                 : DateTime.UtcNow - Directory.GetCreationTimeUtc(dir) > OwnerlessKeptFor;
             if (!abandoned)
                 continue;

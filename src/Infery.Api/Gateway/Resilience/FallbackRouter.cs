@@ -12,10 +12,14 @@ namespace Infery.Api.Gateway.Resilience;
 /// <summary>
 /// How a request's chain of models went: the value and the call that produced it, or the error for the client;
 /// either way, the fallbacks that fired on the way and, in <see cref="Route"/>, the events to record with the
-/// request's outcome: each failed upstream call and each fallback, in the order they happened.
+/// request's outcome: each failed upstream call and each fallback, in the order they happened. With neither a value
+/// nor an error, the caller's token cut the chain short, and the route holds the calls made until then.
 /// </summary>
 public sealed record RoutedCall<T>(T? Value, ChatCall? Served, IReadOnlyList<FallbackFired> Fallbacks, IReadOnlyList<object> Route, ApiError? Error)
-    where T : class;
+    where T : class
+{
+    public bool CutShort => Value is null && Error is null;
+}
 
 /// <summary>
 /// Tries the requested model, then each fallback, retrying a model with backoff while the attempt budget
@@ -39,55 +43,62 @@ public sealed class FallbackRouter(CircuitBreakers circuits, IOptions<Resilience
         var upstreamCalls = 0;
         ProviderException? lastFailure = null;
 
-        for (var position = 0; position < chain.Count; position++)
+        try
         {
-            var model = chain[position];
-            var modelCall = call with { Model = model };
-            var callsToModel = 0;
-            string reason;
-            while (true)
+            for (var position = 0; position < chain.Count; position++)
             {
-                var outcome = await circuits.CallAsync(model, token => attempt(modelCall, token), ct);
-                if (outcome.Exception is null)
-                    return new RoutedCall<T>(outcome.Result, modelCall, fired, route, null);
-                if (outcome.Exception is BrokenCircuitException)
+                var model = chain[position];
+                var modelCall = call with { Model = model };
+                var callsToModel = 0;
+                string reason;
+                while (true)
                 {
-                    reason = "circuit_open";
-                    break;
+                    var outcome = await circuits.CallAsync(model, token => attempt(modelCall, token), ct);
+                    if (outcome.Exception is null)
+                        return new RoutedCall<T>(outcome.Result, modelCall, fired, route, null);
+                    if (outcome.Exception is BrokenCircuitException)
+                    {
+                        reason = "circuit_open";
+                        break;
+                    }
+                    if (outcome.Exception is not ProviderException failure)
+                    {
+                        ExceptionDispatchInfo.Throw(outcome.Exception);
+                        return null!;
+                    }
+                    upstreamCalls++;
+                    callsToModel++;
+                    route.Add(new UpstreamAttemptFailed(requestId, workspaceId, model.Slug, model.Provider.Name, upstreamCalls, ReasonFor(failure),
+                        failure.UpstreamStatus, Shortened(failure.Message), clock.GetUtcNow()));
+                    if (!failure.CanFallback)
+                        return new RoutedCall<T>(null, null, fired, route, failure.ToApiError());
+                    lastFailure = failure;
+                    reason = ReasonFor(failure);
+                    if (callsToModel > settings.RetriesPerModel || upstreamCalls >= settings.MaxAttemptsPerRequest
+                        || RetryDelay(failure, callsToModel, settings) is not { } delay)
+                        break;
+                    await Task.Delay(delay, clock, ct);
                 }
-                if (outcome.Exception is not ProviderException failure)
-                {
-                    ExceptionDispatchInfo.Throw(outcome.Exception);
-                    return null!;
-                }
-                upstreamCalls++;
-                callsToModel++;
-                route.Add(new UpstreamAttemptFailed(requestId, workspaceId, model.Slug, model.Provider.Name, upstreamCalls, ReasonFor(failure),
-                    failure.UpstreamStatus, Shortened(failure.Message), clock.GetUtcNow()));
-                if (!failure.CanFallback)
-                    return new RoutedCall<T>(null, null, fired, route, failure.ToApiError());
-                lastFailure = failure;
-                reason = ReasonFor(failure);
-                if (callsToModel > settings.RetriesPerModel || upstreamCalls >= settings.MaxAttemptsPerRequest
-                    || RetryDelay(failure, callsToModel, settings) is not { } delay)
-                    break;
-                await Task.Delay(delay, clock, ct);
-            }
 
-            reasons.Add(Describe(model, reason, lastFailure, callsToModel));
-            if (upstreamCalls >= settings.MaxAttemptsPerRequest)
-            {
+                reasons.Add(Describe(model, reason, lastFailure, callsToModel));
+                if (upstreamCalls >= settings.MaxAttemptsPerRequest)
+                {
+                    if (position + 1 < chain.Count)
+                        reasons.Add($"attempt limit of {settings.MaxAttemptsPerRequest} upstream calls reached");
+                    break;
+                }
                 if (position + 1 < chain.Count)
-                    reasons.Add($"attempt limit of {settings.MaxAttemptsPerRequest} upstream calls reached");
-                break;
+                {
+                    var fallback = new FallbackFired(requestId, workspaceId, model.Slug, chain[position + 1].Slug, reason, fired.Count + 1, callsToModel,
+                        clock.GetUtcNow());
+                    fired.Add(fallback);
+                    route.Add(fallback);
+                }
             }
-            if (position + 1 < chain.Count)
-            {
-                var fallback = new FallbackFired(requestId, workspaceId, model.Slug, chain[position + 1].Slug, reason, fired.Count + 1, callsToModel,
-                    clock.GetUtcNow());
-                fired.Add(fallback);
-                route.Add(fallback);
-            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return new RoutedCall<T>(null, null, fired, route, null);
         }
 
         // A model without fallbacks fails as its provider did, so the client sees the real cause.

@@ -52,6 +52,40 @@ public sealed class AttemptLimitTests(EveryUpstreamFailingGateway fixture) : ICl
     }
 
     [Fact]
+    public async Task A_stream_whose_client_leaves_during_a_retry_leaves_the_failed_calls_recorded_with_its_failure()
+    {
+        var calls = 0;
+        var retrying = new TaskCompletionSource();
+        var failing = FakeUpstreamGateway.Failing(503);
+        fixture.Upstream.Handler = async ctx =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                await failing(ctx);
+                return;
+            }
+            retrying.TrySetResult();
+            await Task.Delay(Timeout.Infinite, ctx.RequestAborted).ContinueWith(_ => { });
+        };
+        var (_, key) = await fixture.Gateway.NewWorkspaceWithKeyAsync(10);
+        var requestId = "req_left_during_retry";
+        using var leave = new CancellationTokenSource();
+
+        var request = fixture.Gateway.KeyClient(key).ChatAsync("chain-a", "Hello", stream: true, requestId: requestId, ct: leave.Token);
+        await retrying.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await leave.CancelAsync();
+        await Should.ThrowAsync<OperationCanceledException>(request);
+
+        await Eventually.TrueAsync(
+            async () => await RequestEvents.CountAsync(fixture.Gateway.ConnectionString, RequestEvents.RequestFailed, requestId) == 1,
+            "the request's failure should be recorded");
+        var failed = (await RequestEvents.DataAsync(fixture.Gateway.ConnectionString, RequestEvents.UpstreamAttemptFailed, requestId)).ShouldHaveSingleItem();
+        failed["attempt"]!.GetValue<int>().ShouldBe(1);
+        failed["upstream_status"]!.GetValue<int>().ShouldBe(503);
+        (await RequestEvents.CountAsync(fixture.Gateway.ConnectionString, RequestEvents.CreditsCharged, requestId)).ShouldBe(0);
+    }
+
+    [Fact]
     public async Task A_request_served_after_a_retry_records_the_failed_call_beside_its_charge()
     {
         var calls = 0;
