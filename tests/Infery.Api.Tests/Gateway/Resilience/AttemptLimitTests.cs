@@ -1,4 +1,7 @@
 using System.Net;
+using System.Text.Json.Nodes;
+using Infery.Api.Tests.Fakes;
+using Infery.Api.Tests.Features.Chat;
 using Infery.Api.Tests.Fixtures;
 using Microsoft.AspNetCore.Http;
 
@@ -49,6 +52,60 @@ public sealed class AttemptLimitTests(EveryUpstreamFailingGateway fixture) : ICl
         var balance = await (await fixture.Gateway.AdminClient().GetAsync($"/admin/v1/workspaces/{workspace}")).JsonAsync();
         balance["balance"]!.GetValue<string>().ShouldBe("10.000000");
         balance["reserved"]!.GetValue<string>().ShouldBe("0.000000");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_request_served_by_its_second_fallback_names_it_and_is_charged_once_as_it_was_told(bool stream)
+    {
+        // A retry-after beyond the cap moves on at once: one call to each failing model, then the last one serves.
+        var refusing = FakeUpstreamGateway.Failing(429, retryAfterMs: "600000");
+        fixture.Upstream.Handler = async ctx =>
+        {
+            ctx.Request.EnableBuffering();
+            var sent = await JsonNode.ParseAsync(ctx.Request.Body);
+            ctx.Request.Body.Position = 0;
+            if (sent!["model"]!.GetValue<string>() != "up-c")
+                await refusing(ctx);
+            else if (stream)
+                await FakeUpstream.WriteSseAsync(ctx,
+                [
+                    """data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"up-c","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}]}""" + "\n\n",
+                    """data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"up-c","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}}""" + "\n\n",
+                    "data: [DONE]\n\n",
+                ]);
+            else
+                await FakeUpstreamGateway.Healthy()(ctx);
+        };
+        var (_, key) = await fixture.Gateway.NewWorkspaceWithKeyAsync(10);
+
+        var response = await fixture.Gateway.KeyClient(key).ChatAsync("chain-a", "Hello", stream);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        response.Header("x-model-used").ShouldBe("chain-c");
+        response.Header("x-fallback-from").ShouldBe("chain-a");
+        response.Header("x-fallback-depth").ShouldBe("2");
+        var body = await response.Content.ReadAsStringAsync();
+        long told;
+        if (stream)
+        {
+            var chunks = GatewayClients.SseData(body);
+            chunks.ShouldAllBe(c => c["model"]!.GetValue<string>() == "chain-c");
+            told = ChatHttp.MicroCreditsOf(chunks.Single(c => c["credits_used"] != null)["credits_used"]!.GetValue<string>());
+        }
+        else
+        {
+            JsonNode.Parse(body)!["model"]!.GetValue<string>().ShouldBe("chain-c");
+            told = ChatHttp.MicroCreditsOf(response.Header("x-credits-used"));
+        }
+        var requestId = response.Header("x-request-id");
+        var fired = await RequestEvents.DataAsync(fixture.Gateway.ConnectionString, RequestEvents.FallbackFired, requestId);
+        fired.Select(f => (f["from_model"]!.GetValue<string>(), f["to_model"]!.GetValue<string>(), f["depth"]!.GetValue<int>()))
+            .ShouldBe([("chain-a", "chain-b", 1), ("chain-b", "chain-c", 2)]);
+        (await RequestEvents.CountAsync(fixture.Gateway.ConnectionString, RequestEvents.UpstreamAttemptFailed, requestId)).ShouldBe(2);
+        told.ShouldBeGreaterThan(0);
+        (await RequestEvents.ChargedAsync(fixture.Gateway.ConnectionString, requestId)).ShouldBe(told);
     }
 
     [Fact]
