@@ -21,13 +21,16 @@ public sealed class Database(NpgsqlDataSource dataSource, IReadOnlyList<SchemaMo
         schemaApplied.TrySetResult();
     }
 
-    public async Task<bool> IsReachableAsync(CancellationToken ct)
+    /// <summary>
+    /// Whether the database answers and could take a charge: a standby that a failover left behind answers, but
+    /// refuses every write.
+    /// </summary>
+    public async Task<bool> TakesWritesAsync(CancellationToken ct)
     {
         try
         {
-            await using var cmd = dataSource.CreateCommand("select 1");
-            await cmd.ExecuteScalarAsync(ct);
-            return true;
+            await using var cmd = dataSource.CreateCommand("select not pg_is_in_recovery()");
+            return await cmd.ExecuteScalarAsync(ct) is true;
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)
         {

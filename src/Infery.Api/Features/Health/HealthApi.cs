@@ -17,8 +17,8 @@ public static class HealthApi
     {
         if (drain.Draining)
             return TypedResults.Json(new HealthStatus("shutting down"), statusCode: StatusCodes.Status503ServiceUnavailable);
-        if (!await database.IsReachableAsync(ct))
-            return TypedResults.Json(new HealthStatus("database unreachable"), statusCode: StatusCodes.Status503ServiceUnavailable);
+        if (!await database.TakesWritesAsync(ct))
+            return TypedResults.Json(new HealthStatus("database unreachable or read-only"), statusCode: StatusCodes.Status503ServiceUnavailable);
         if (!database.SchemaApplied)
             return TypedResults.Json(new HealthStatus("schema not applied yet"), statusCode: StatusCodes.Status503ServiceUnavailable);
         return TypedResults.Ok(new HealthStatus("ready"));

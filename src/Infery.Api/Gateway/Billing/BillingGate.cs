@@ -4,9 +4,9 @@ using Npgsql;
 namespace Infery.Api.Gateway.Billing;
 
 /// <summary>
-/// Closes when a charge, or the credit lease it draws on, cannot reach the database: the charges of new requests
-/// could not be recorded either, so they are refused before any provider is called. Requests already past the gate
-/// run to their end. The gate opens again once the database answers, asked every second.
+/// Closes when a charge, or the credit lease it draws on, cannot be written to the database: the charges of new
+/// requests could not be recorded either, so they are refused before any provider is called. Requests already past the
+/// gate run to their end. The gate opens again once the database answers and takes writes, asked every second.
 /// </summary>
 public sealed class BillingGate(Database database, ILogger<BillingGate> logger) : BackgroundService
 {
@@ -23,12 +23,16 @@ public sealed class BillingGate(Database database, ILogger<BillingGate> logger) 
 
     public bool IsOpen => (Volatile.Read(ref state) & 1) == 0;
 
-    /// <summary>A failure that says the database is out of reach, rather than that it refused one statement.</summary>
-    public static bool IsUnreachable(Exception e) => e switch
+    /// <summary>
+    /// A failure that says the database cannot take charges now, rather than that it refused one statement: it is out
+    /// of reach or shutting down, read-only after a failover, or out of disk.
+    /// </summary>
+    public static bool IsOutage(Exception e) => e switch
     {
         PostgresException refused => refused.SqlState.StartsWith("08", StringComparison.Ordinal)
             || refused.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown
-                or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.TooManyConnections,
+                or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.TooManyConnections
+                or PostgresErrorCodes.ReadOnlySqlTransaction or PostgresErrorCodes.DiskFull,
         NpgsqlException failed => failed.IsTransient,
         _ => e is TimeoutException,
     };
@@ -41,7 +45,7 @@ public sealed class BillingGate(Database database, ILogger<BillingGate> logger) 
         while (Interlocked.CompareExchange(ref state, seen + ((seen & 1) == 0 ? 1 : 2), seen) != seen);
         if ((seen & 1) != 0)
             return;
-        logger.LogError("the database cannot be reached ({Message}); new requests are refused until it answers again", cause.Message);
+        logger.LogError("the database cannot take charges ({Message}); new requests are refused until it does again", cause.Message);
         closing.Release();
     }
 
@@ -57,7 +61,7 @@ public sealed class BillingGate(Database database, ILogger<BillingGate> logger) 
                 if (await AnswersAsync(stoppingToken) && Interlocked.CompareExchange(ref state, closedAs + 1, closedAs) == closedAs)
                     break;
             }
-            logger.LogWarning("the database answers again; new requests are taken");
+            logger.LogWarning("the database takes writes again; new requests are taken");
         }
     }
 
@@ -67,7 +71,7 @@ public sealed class BillingGate(Database database, ILogger<BillingGate> logger) 
         timeout.CancelAfter(ProbeTimeout);
         try
         {
-            return await database.IsReachableAsync(timeout.Token);
+            return await database.TakesWritesAsync(timeout.Token);
         }
         catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
         {

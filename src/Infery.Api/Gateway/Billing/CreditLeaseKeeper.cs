@@ -16,7 +16,7 @@ public sealed class CreditLeaseKeeper(CreditAccounts accounts, Infrastructure.Da
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 logger.LogWarning("credit lease upkeep failed: {Message}", e.Message);
-                if (BillingGate.IsUnreachable(e))
+                if (BillingGate.IsOutage(e))
                     gate.Close(e);
             }
         }

@@ -79,7 +79,7 @@ public sealed class RequestBilling(
         {
             reservation = await accounts.TryReserveAsync(request.Key.WorkspaceId, worstCase, ct);
         }
-        catch (Exception e) when (BillingGate.IsUnreachable(e))
+        catch (Exception e) when (BillingGate.IsOutage(e))
         {
             logger.LogWarning("credits for {RequestId} could not be leased: {Message}", request.RequestId, e.Message);
             gate.Close(e);
@@ -114,7 +114,7 @@ public sealed class RequestBilling(
         }
         catch (Exception e)
         {
-            if (BillingGate.IsUnreachable(e))
+            if (BillingGate.IsOutage(e))
                 gate.Close(e);
             if (!delivered)
             {
@@ -147,7 +147,7 @@ public sealed class RequestBilling(
         catch (Exception first) when (first is not ConcurrencyException)
         {
             // New requests are refused from now on, not after the second attempt has waited out its own timeout.
-            if (BillingGate.IsUnreachable(first))
+            if (BillingGate.IsOutage(first))
                 gate.Close(first);
             logger.LogWarning(first, "charge for {RequestId} failed; appending it again to learn whether it was committed", request.RequestId);
             try

@@ -44,7 +44,7 @@ public sealed class KeyRateLimiter(NpgsqlDataSource dataSource, BillingGate gate
             {
                 (slice, leftShared) = await TakeSliceAsync(keyId, rpm, minute, nowMs, ct);
             }
-            catch (Exception e) when (BillingGate.IsUnreachable(e))
+            catch (Exception e) when (BillingGate.IsOutage(e))
             {
                 gate.Close(e);
                 return null;
