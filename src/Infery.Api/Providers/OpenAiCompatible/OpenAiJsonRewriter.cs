@@ -151,11 +151,14 @@ internal sealed class OpenAiJsonRewriter : IDisposable
                     if (copyUsage)
                         WritePropertyName(ref reader);
                     var usageStart = MoveToValue(ref reader);
+                    var reasoningAdded = false;
                     if (reader.TokenType == JsonTokenType.StartObject)
-                        found.Usage = ReadUsage(ref reader);
+                        found.Usage = ReadUsage(ref reader, out reasoningAdded);
                     else
                         reader.Skip();
-                    if (copyUsage)
+                    if (copyUsage && reasoningAdded)
+                        WriteUsageWithCompletion(json[usageStart..(int)reader.BytesConsumed], found.Usage!.CompletionTokens);
+                    else if (copyUsage)
                         WriteRawValue(json[usageStart..(int)reader.BytesConsumed]);
                     else if (writing == Writing.Completion)
                         WriteUsage(estimate!);
@@ -274,6 +277,29 @@ internal sealed class OpenAiJsonRewriter : IDisposable
         oneLine.Replace((byte)'\n', (byte)' ');
         writer.WriteRawValue(oneLine, skipInputValidation: true);
         ArrayPool<byte>.Shared.Return(rented);
+    }
+
+    /// <summary>
+    /// A usage object as it came but for its completion_tokens, which take the reasoning tokens the provider counted
+    /// apart: the client reads OpenAI's meaning, and the count it is billed by.
+    /// </summary>
+    private void WriteUsageWithCompletion(ReadOnlySpan<byte> usage, int completionTokens)
+    {
+        var reader = new Utf8JsonReader(usage);
+        reader.Read();
+        writer.WriteStartObject();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isCompletion = reader.ValueTextEquals("completion_tokens"u8);
+            WritePropertyName(ref reader);
+            var valueStart = MoveToValue(ref reader);
+            reader.Skip();
+            if (isCompletion)
+                writer.WriteNumberValue(completionTokens);
+            else
+                WriteRawValue(usage[valueStart..(int)reader.BytesConsumed]);
+        }
+        writer.WriteEndObject();
     }
 
     private void WriteUsage(TokenUsage usage)
@@ -427,7 +453,7 @@ internal sealed class OpenAiJsonRewriter : IDisposable
     /// OpenAI's completion_tokens include reasoning tokens; xAI's leave them out, and its total_tokens holds both.
     /// A total that adds up only with the reasoning tokens added says which, so they are billed as output either way.
     /// </summary>
-    private static TokenUsage ReadUsage(ref Utf8JsonReader reader)
+    private static TokenUsage ReadUsage(ref Utf8JsonReader reader, out bool reasoningAdded)
     {
         int prompt = 0, completion = 0, total = 0, cached = 0, reasoning = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -445,7 +471,8 @@ internal sealed class OpenAiJsonRewriter : IDisposable
             else
                 reader.Skip();
         }
-        if (reasoning > 0 && total == (long)prompt + completion + reasoning)
+        reasoningAdded = reasoning > 0 && total == (long)prompt + completion + reasoning;
+        if (reasoningAdded)
             completion += reasoning;
         return new TokenUsage(prompt, completion, CachedTokens: cached);
     }

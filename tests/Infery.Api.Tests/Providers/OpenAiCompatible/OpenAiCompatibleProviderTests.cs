@@ -114,7 +114,7 @@ public sealed class OpenAiCompatibleProviderTests : IAsyncLifetime
     [InlineData("""{"prompt_tokens":10120,"completion_tokens":1499,"total_tokens":14428,"completion_tokens_details":{"reasoning_tokens":2809}}""", 4308)]
     [InlineData("""{"prompt_tokens":10120,"completion_tokens":4308,"total_tokens":14428,"completion_tokens_details":{"reasoning_tokens":2809}}""", 4308)]
     [InlineData("""{"prompt_tokens":10120,"completion_tokens":1499,"completion_tokens_details":{"reasoning_tokens":2809}}""", 1499)]
-    public async Task Reasoning_tokens_are_billed_as_output_whether_or_not_completion_tokens_include_them(string usage, int billedOutput)
+    public async Task Reasoning_tokens_are_billed_and_shown_as_output_whether_or_not_completion_tokens_include_them(string usage, int billedOutput)
     {
         upstream.Handler = ctx => Json(ctx, 200, Completion("Done.", usage));
         var whole = await Provider().CompleteAsync(Call(Request([User("Think hard.")]), OpenAiModel()), default);
@@ -127,6 +127,11 @@ public sealed class OpenAiCompatibleProviderTests : IAsyncLifetime
 
         whole.Usage.ShouldBe(new TokenUsage(10120, billedOutput));
         streamed[^1].Usage.ShouldBe(new TokenUsage(10120, billedOutput));
+        // The client reads completion_tokens in OpenAI's meaning, reasoning included; the rest of the usage as it came.
+        var shown = whole.Completion.ToObject()["usage"]!;
+        shown["completion_tokens"]!.GetValue<int>().ShouldBe(billedOutput);
+        shown["completion_tokens_details"]!["reasoning_tokens"]!.GetValue<int>().ShouldBe(2809);
+        shown["prompt_tokens"]!.GetValue<int>().ShouldBe(10120);
     }
 
     [Fact]
