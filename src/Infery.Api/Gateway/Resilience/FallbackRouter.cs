@@ -36,69 +36,79 @@ public sealed class FallbackRouter(CircuitBreakers circuits, IOptions<Resilience
         Func<ChatCall, CancellationToken, Task<T>> attempt, CancellationToken ct)
         where T : class
     {
-        var settings = options.Value;
         var fired = new List<FallbackFired>();
         var route = new List<object>();
-        var reasons = new List<string>();
-        var upstreamCalls = 0;
-        ProviderException? lastFailure = null;
-
         try
         {
-            for (var position = 0; position < chain.Count; position++)
-            {
-                var model = chain[position];
-                var modelCall = call with { Model = model };
-                var callsToModel = 0;
-                string reason;
-                while (true)
-                {
-                    var outcome = await circuits.CallAsync(model, token => attempt(modelCall, token), ct);
-                    if (outcome.Exception is null)
-                        return new RoutedCall<T>(outcome.Result, modelCall, fired, route, null);
-                    if (outcome.Exception is BrokenCircuitException)
-                    {
-                        reason = "circuit_open";
-                        break;
-                    }
-                    if (outcome.Exception is not ProviderException failure)
-                    {
-                        ExceptionDispatchInfo.Throw(outcome.Exception);
-                        return null!;
-                    }
-                    upstreamCalls++;
-                    callsToModel++;
-                    route.Add(new UpstreamAttemptFailed(requestId, workspaceId, model.Slug, model.Provider.Name, upstreamCalls, ReasonFor(failure),
-                        failure.UpstreamStatus, Shortened(failure.Message), clock.GetUtcNow()));
-                    if (!failure.CanFallback)
-                        return new RoutedCall<T>(null, null, fired, route, failure.ToApiError());
-                    lastFailure = failure;
-                    reason = ReasonFor(failure);
-                    if (callsToModel > settings.RetriesPerModel || upstreamCalls >= settings.MaxAttemptsPerRequest
-                        || RetryDelay(failure, callsToModel, settings) is not { } delay)
-                        break;
-                    await Task.Delay(delay, clock, ct);
-                }
-
-                reasons.Add(Describe(model, reason, lastFailure, callsToModel));
-                if (upstreamCalls >= settings.MaxAttemptsPerRequest)
-                {
-                    if (position + 1 < chain.Count)
-                        reasons.Add($"attempt limit of {settings.MaxAttemptsPerRequest} upstream calls reached");
-                    break;
-                }
-                if (position + 1 < chain.Count)
-                {
-                    var fallback = new FallbackFired(requestId, workspaceId, model.Slug, chain[position + 1].Slug, reason, fired.Count + 1, callsToModel,
-                        clock.GetUtcNow());
-                    fired.Add(fallback);
-                    route.Add(fallback);
-                }
-            }
+            return await WalkAsync(requestId, workspaceId, call, chain, attempt, fired, route, ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             return new RoutedCall<T>(null, null, fired, route, null);
+        }
+    }
+
+    /// <param name="fired">Each fallback, as it fires.</param>
+    /// <param name="route">Each failed upstream call and each fallback, as they happen.</param>
+    private async Task<RoutedCall<T>> WalkAsync<T>(
+        string requestId, string workspaceId, ChatCall call, IReadOnlyList<CatalogModel> chain,
+        Func<ChatCall, CancellationToken, Task<T>> attempt, List<FallbackFired> fired, List<object> route, CancellationToken ct)
+        where T : class
+    {
+        var settings = options.Value;
+        var reasons = new List<string>();
+        var upstreamCalls = 0;
+        ProviderException? lastFailure = null;
+
+        for (var position = 0; position < chain.Count; position++)
+        {
+            var model = chain[position];
+            var modelCall = call with { Model = model };
+            var callsToModel = 0;
+            string reason;
+            while (true)
+            {
+                var outcome = await circuits.CallAsync(model, token => attempt(modelCall, token), ct);
+                if (outcome.Exception is null)
+                    return new RoutedCall<T>(outcome.Result, modelCall, fired, route, null);
+                if (outcome.Exception is BrokenCircuitException)
+                {
+                    reason = "circuit_open";
+                    break;
+                }
+                if (outcome.Exception is not ProviderException failure)
+                {
+                    ExceptionDispatchInfo.Throw(outcome.Exception);
+                    return null!;
+                }
+                upstreamCalls++;
+                callsToModel++;
+                route.Add(new UpstreamAttemptFailed(requestId, workspaceId, model.Slug, model.Provider.Name, upstreamCalls, ReasonFor(failure),
+                    failure.UpstreamStatus, Shortened(failure.Message), clock.GetUtcNow()));
+                if (!failure.CanFallback)
+                    return new RoutedCall<T>(null, null, fired, route, failure.ToApiError());
+                lastFailure = failure;
+                reason = ReasonFor(failure);
+                if (callsToModel > settings.RetriesPerModel || upstreamCalls >= settings.MaxAttemptsPerRequest
+                    || RetryDelay(failure, callsToModel, settings) is not { } delay)
+                    break;
+                await Task.Delay(delay, clock, ct);
+            }
+
+            reasons.Add(Describe(model, reason, lastFailure, callsToModel));
+            if (upstreamCalls >= settings.MaxAttemptsPerRequest)
+            {
+                if (position + 1 < chain.Count)
+                    reasons.Add($"attempt limit of {settings.MaxAttemptsPerRequest} upstream calls reached");
+                break;
+            }
+            if (position + 1 < chain.Count)
+            {
+                var fallback = new FallbackFired(requestId, workspaceId, model.Slug, chain[position + 1].Slug, reason, fired.Count + 1, callsToModel,
+                    clock.GetUtcNow());
+                fired.Add(fallback);
+                route.Add(fallback);
+            }
         }
 
         // A model without fallbacks fails as its provider did, so the client sees the real cause.
