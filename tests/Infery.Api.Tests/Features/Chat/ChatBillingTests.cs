@@ -247,6 +247,31 @@ public sealed class ChatBillingTests(ChatGateway gateway) : IClassFixture<ChatGa
     }
 
     [Fact]
+    public async Task A_completion_whose_client_leaves_while_the_provider_generates_runs_to_its_end_and_is_charged()
+    {
+        var generating = new TaskCompletionSource();
+        gateway.OpenAi.Handler = async ctx =>
+        {
+            generating.TrySetResult();
+            await Task.Delay(TimeSpan.FromMilliseconds(300));
+            await ProviderWire.OpenAiReply(ctx);
+        };
+        var requestId = ChatHttp.NewRequestId();
+        using var leave = new CancellationTokenSource();
+
+        var sent = gateway.CreateClient().SendAsync(
+            ChatHttp.Post("/v1/chat/completions", key, ChatHttp.Body("fake-openai", "Take your time."), requestId), leave.Token);
+        await generating.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await leave.CancelAsync();
+        await Should.ThrowAsync<OperationCanceledException>(sent);
+
+        // The provider is paid for what it generated, so the gateway charges it, once, at the provider's count.
+        var served = await gateway.WaitForEventAsync("request.served.v1", requestId);
+        served["outcome"]!.GetValue<string>().ShouldBe("completed");
+        (await gateway.ChargesAsync(requestId)).ShouldBe([ProviderWire.OpenAiCost]);
+    }
+
+    [Fact]
     public async Task A_provider_failure_before_any_output_charges_nothing_and_is_recorded()
     {
         var requestId = ChatHttp.NewRequestId();
