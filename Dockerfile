@@ -11,5 +11,8 @@ COPY --from=build /app .
 ENV ASPNETCORE_URLS=http://0.0.0.0:8080
 # The youngest generation's budget: see DOTNET_GCgen0size in the README.
 ENV DOTNET_GCgen0size=0x4000000
+# Charges owed while the database was away, kept for the next start: on a volume, so that a new container has them.
+ENV OwedCharges__JournalPath=/var/lib/infery/owed-charges.jsonl
+VOLUME /var/lib/infery
 EXPOSE 8080
 ENTRYPOINT ["dotnet", "Infery.Api.dll"]

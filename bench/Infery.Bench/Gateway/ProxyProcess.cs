@@ -18,11 +18,13 @@ public sealed class ProxyProcess : IAsyncDisposable
     private readonly Process process;
     private readonly Queue<string> outputTail = new();
     private readonly string name;
+    private readonly string? owedChargesJournal;
 
-    private ProxyProcess(Process process, Uri baseUrl, string adminToken, string name)
+    private ProxyProcess(Process process, Uri baseUrl, string adminToken, string name, string? owedChargesJournal)
     {
         this.process = process;
         this.name = name;
+        this.owedChargesJournal = owedChargesJournal;
         BaseUrl = baseUrl;
         AdminToken = adminToken;
     }
@@ -79,9 +81,12 @@ public sealed class ProxyProcess : IAsyncDisposable
         psi.Environment["INFERY_ADMIN_TOKEN"] = adminToken;
         psi.Environment["INFERY_SEED_DEMO"] = "0";
         psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        // A journal of its own: two gateways started from one build would otherwise share the one beside it.
+        var owedChargesJournal = Path.Combine(Path.GetTempPath(), $"infery-bench-owed-{Guid.NewGuid():N}.jsonl");
+        psi.Environment["OwedCharges__JournalPath"] = owedChargesJournal;
         foreach (var (name, value) in extraEnvironment)
             psi.Environment[name] = value;
-        return LaunchAsync(psi, baseUrl, adminToken, "the gateway");
+        return LaunchAsync(psi, baseUrl, adminToken, "the gateway", owedChargesJournal);
     }
 
     /// <summary>
@@ -93,7 +98,7 @@ public sealed class ProxyProcess : IAsyncDisposable
         var baseUrl = FreeUrl();
         var psi = Dotnet(typeof(BareForwarder).Assembly.Location,
             ["forwarder", "--upstream", upstream.ToString(), "--urls", baseUrl.ToString().TrimEnd('/')], Gen0Size(extraEnvironment));
-        return LaunchAsync(psi, baseUrl, adminToken: "", "the bare forwarder");
+        return LaunchAsync(psi, baseUrl, adminToken: "", "the bare forwarder", owedChargesJournal: null);
     }
 
     private static ProcessStartInfo Dotnet(string assemblyPath, string[] args, string gen0Size)
@@ -110,10 +115,10 @@ public sealed class ProxyProcess : IAsyncDisposable
         return psi;
     }
 
-    private static async Task<ProxyProcess> LaunchAsync(ProcessStartInfo psi, Uri baseUrl, string adminToken, string name)
+    private static async Task<ProxyProcess> LaunchAsync(ProcessStartInfo psi, Uri baseUrl, string adminToken, string name, string? owedChargesJournal)
     {
         var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {name}");
-        var started = new ProxyProcess(process, baseUrl, adminToken, name);
+        var started = new ProxyProcess(process, baseUrl, adminToken, name, owedChargesJournal);
         process.OutputDataReceived += (_, e) => started.Remember(e.Data);
         process.ErrorDataReceived += (_, e) => started.Remember(e.Data);
         process.BeginOutputReadLine();
@@ -221,5 +226,8 @@ public sealed class ProxyProcess : IAsyncDisposable
             await process.WaitForExitAsync();
         }
         process.Dispose();
+        // One that holds charges stays, for whoever reads the run's failure.
+        if (owedChargesJournal is not null && new FileInfo(owedChargesJournal) is { Exists: true, Length: 0 })
+            File.Delete(owedChargesJournal);
     }
 }

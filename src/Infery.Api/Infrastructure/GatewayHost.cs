@@ -86,6 +86,10 @@ public static class GatewayHost
         services.AddHostedService<CreditLeaseKeeper>();
         services.AddSingleton<KeyRateLimiter>();
         services.AddHostedService<RateLimitWindowSweeper>();
+        // A relative path is taken from the gateway's own directory, where it reads its settings.
+        var owedChargesJournal = Path.Combine(builder.Environment.ContentRootPath,
+            builder.Configuration["OwedCharges:JournalPath"] is { Length: > 0 } configured ? configured : "owed-charges.jsonl");
+        services.AddSingleton(sp => new OwedChargeJournal(owedChargesJournal, sp.GetRequiredService<EventStore.EventStore>().Registry));
         services.AddSingleton<OwedCharges>();
         services.AddHostedService(sp => sp.GetRequiredService<OwedCharges>());
         services.AddSingleton<BillingGate>();

@@ -21,12 +21,23 @@ public class GatewayFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     public string ConnectionString { get; protected set; } = "";
 
+    /// <summary>Where this gateway keeps the charges it owes: a file of its own, as each instance has.</summary>
+    public string OwedChargesJournal { get; private init; } = Path.Combine(Path.GetTempPath(), $"infery-owed-{Guid.NewGuid():N}.jsonl");
+
     /// <summary>A second gateway instance on the same database, as behind a load balancer.</summary>
     public static async Task<GatewayFactory> SecondInstanceOf(GatewayFactory first)
     {
         var second = new GatewayFactory { sharedDatabase = first.ConnectionString };
         await second.InitializeAsync();
         return second;
+    }
+
+    /// <summary>The same gateway started again, once <paramref name="stopped"/> is disposed: its database and its journal.</summary>
+    public static async Task<GatewayFactory> RestartOf(GatewayFactory stopped)
+    {
+        var again = new GatewayFactory { sharedDatabase = stopped.ConnectionString, OwedChargesJournal = stopped.OwedChargesJournal };
+        await again.InitializeAsync();
+        return again;
     }
 
     /// <summary>A catalog file to serve instead of the shipped one (e.g. models pointing at fake upstreams).</summary>
@@ -48,6 +59,7 @@ public class GatewayFactory : WebApplicationFactory<Program>, IAsyncLifetime
     {
         builder.UseSetting("INFERY_DB", GatewayConnectionString(ConnectionString));
         builder.UseSetting("INFERY_ADMIN_TOKEN", AdminToken);
+        builder.UseSetting("OwedCharges:JournalPath", OwedChargesJournal);
         if (CatalogPath is { } catalog)
             builder.UseSetting("INFERY_CATALOG", catalog);
         foreach (var (name, value) in Settings)
@@ -92,6 +104,16 @@ public class GatewayFactory : WebApplicationFactory<Program>, IAsyncLifetime
         if (!response.IsSuccessStatusCode)
             throw new InvalidOperationException($"POST {path} → {(int)response.StatusCode}: {text}");
         return JsonNode.Parse(text)!.AsObject();
+    }
+
+    /// <summary>Keep the journal when this gateway is disposed, for <see cref="RestartOf"/> to take up what it owes.</summary>
+    public bool KeepsOwedChargesJournal { get; set; }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (!KeepsOwedChargesJournal)
+            File.Delete(OwedChargesJournal);
     }
 
     async Task IAsyncLifetime.DisposeAsync() => await DisposeAsync();

@@ -7,13 +7,21 @@ using Npgsql;
 
 namespace Infery.Api.Gateway.Billing;
 
-/// <summary>The charge of a stream the client already has, appended once it can be.</summary>
-public sealed class OwedCharge(AuthorizedRequest request, IReadOnlyList<object> events, EventMetadata metadata, Reservation reservation, long amount)
+/// <summary>
+/// The charge of a stream the client already has, appended once it can be. One read back from the journal at start has
+/// no reservation: its credits went back to the balance with the lease of the gateway that owed it.
+/// </summary>
+public sealed class OwedCharge(
+    string streamId, string requestId, string workspaceId, string keyId, IReadOnlyList<object> events, EventMetadata metadata,
+    Reservation? reservation, long amount)
 {
-    public AuthorizedRequest Request { get; } = request;
+    public string StreamId { get; } = streamId;
+    public string RequestId { get; } = requestId;
+    public string WorkspaceId { get; } = workspaceId;
+    public string KeyId { get; } = keyId;
     public IReadOnlyList<object> Events { get; } = events;
     public EventMetadata Metadata { get; } = metadata;
-    public Reservation Reservation { get; } = reservation;
+    public Reservation? Reservation { get; } = reservation;
     public long Amount { get; } = amount;
 
     /// <summary>Appends refused by the database itself (not for want of a connection); changed under the owner's lock.</summary>
@@ -21,14 +29,15 @@ public sealed class OwedCharge(AuthorizedRequest request, IReadOnlyList<object> 
 }
 
 /// <summary>
-/// Charges of streams already delivered whose append failed, the database being unreachable say: held in memory with
-/// their reservations, which stay on the lease so the workspace cannot spend them meanwhile, and appended again with
-/// growing pauses until recorded. An append that collides with the request's stream finds it recorded already. A
-/// charge the database itself refuses three times is given up. Charges given up, refused for want of room, owed after
-/// the gateway stopped, or still owed when it stops are logged one by one at Critical, with what an operator needs
-/// to record them.
+/// Charges of streams already delivered whose append failed, the database being unreachable say: written to the
+/// journal, held in memory with their reservations, which stay on the lease so the workspace cannot spend them
+/// meanwhile, and appended again with growing pauses until recorded. Charges the journal holds from before the last
+/// stop are taken up at start. An append that collides with the request's stream finds it recorded already. A charge
+/// the database itself refuses three times is given up. Charges given up, refused for want of room, owed after the
+/// gateway stopped, or still owed when it stops are logged one by one at Critical, with what an operator needs to
+/// record them; those owed after the stop or still owed then stay in the journal for the next start.
 /// </summary>
-public sealed class OwedCharges(EventStore.EventStore store, TimeProvider clock, ILogger<OwedCharges> logger) : BackgroundService
+public sealed class OwedCharges : BackgroundService
 {
     public const int MaxOwed = 100_000;
     private const int RefusalsBeforeGivingUp = 3;
@@ -38,10 +47,33 @@ public sealed class OwedCharges(EventStore.EventStore store, TimeProvider clock,
     private static readonly TimeSpan LongestPause = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan LastAttempt = TimeSpan.FromSeconds(3);
 
+    private readonly EventStore.EventStore store;
+    private readonly OwedChargeJournal journal;
+    private readonly TimeProvider clock;
+    private readonly ILogger<OwedCharges> logger;
+
+    /// <summary>Guards the list and the journal together, so that the journal is emptied only when nothing is owed.</summary>
     private readonly Lock gate = new();
     private readonly Channel<bool> arrived = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-    private readonly List<OwedCharge> owed = [];
+    private readonly List<OwedCharge> owed;
     private bool stopped;
+
+    /// <summary>The journal holds charges owed after the stop, which this gateway will not record: it must not be emptied.</summary>
+    private bool journalHoldsMore;
+
+    public OwedCharges(EventStore.EventStore store, OwedChargeJournal journal, TimeProvider clock, ILogger<OwedCharges> logger)
+    {
+        this.store = store;
+        this.journal = journal;
+        this.clock = clock;
+        this.logger = logger;
+        owed = journal.ReadOwed();
+        if (owed.Count > 0)
+        {
+            logger.LogWarning("{Count} charges owed when the gateway last stopped are taken up from {Journal}", owed.Count, journal.Path);
+            arrived.Writer.TryWrite(true);
+        }
+    }
 
     public int Count
     {
@@ -52,15 +84,26 @@ public sealed class OwedCharges(EventStore.EventStore store, TimeProvider clock,
         }
     }
 
-    /// <summary>False, with the charge logged as not recorded, when the gateway has stopped or <see cref="MaxOwed"/> are owed already.</summary>
+    /// <summary>
+    /// False, with the charge logged as not recorded, when the gateway has stopped (the journal keeps it for the next
+    /// start) or <see cref="MaxOwed"/> are owed already.
+    /// </summary>
     public bool TryOwe(OwedCharge charge)
     {
         string? refused;
         lock (gate)
         {
-            refused = stopped ? "owed after the gateway stopped" : owed.Count >= MaxOwed ? "too many charges owed" : null;
-            if (refused is null)
-                owed.Add(charge);
+            if (owed.Count >= MaxOwed)
+                refused = "too many charges owed";
+            else
+            {
+                Journal(charge);
+                refused = stopped ? $"owed after the gateway stopped; kept in {journal.Path} for its next start" : null;
+                if (stopped)
+                    journalHoldsMore = true;
+                else
+                    owed.Add(charge);
+            }
         }
         if (refused is not null)
         {
@@ -103,7 +146,39 @@ public sealed class OwedCharges(EventStore.EventStore store, TimeProvider clock,
         if (Count > 0)
             await TryRecordAllAsync(lastAttempt.Token);
         foreach (var charge in Snapshot())
-            LogNotRecorded(charge, "still owed when the gateway stopped");
+            LogNotRecorded(charge, $"still owed when the gateway stopped; kept in {journal.Path} for its next start");
+    }
+
+    /// <summary>Written to disk before the stream's end tells the client its charge is pending; called under the lock.</summary>
+    private void Journal(OwedCharge charge)
+    {
+        try
+        {
+            journal.Owe(charge);
+        }
+        catch (IOException e)
+        {
+            logger.LogError("owed charge of {RequestId} not written to {Journal}: {Message}; held in memory only", charge.RequestId, journal.Path, e.Message);
+        }
+    }
+
+    /// <summary>Out of the list and settled in the journal, emptied when nothing else is owed; false when it was not owed.</summary>
+    private bool Settle(OwedCharge charge)
+    {
+        lock (gate)
+        {
+            if (!owed.Remove(charge))
+                return false;
+            try
+            {
+                journal.Settle(charge.StreamId, nothingOwed: owed.Count == 0 && !journalHoldsMore);
+            }
+            catch (IOException e)
+            {
+                logger.LogError("settled charge of {RequestId} not written to {Journal}: {Message}", charge.RequestId, journal.Path, e.Message);
+            }
+            return true;
+        }
     }
 
     private List<OwedCharge> Snapshot()
@@ -141,7 +216,7 @@ public sealed class OwedCharges(EventStore.EventStore store, TimeProvider clock,
     {
         try
         {
-            await store.AppendOnceAsync(charge.Request.StreamId, charge.Events, charge.Metadata, ct).WaitAsync(ct);
+            await store.AppendOnceAsync(charge.StreamId, charge.Events, charge.Metadata, ct).WaitAsync(ct);
         }
         catch (ConcurrencyException)
         {
@@ -155,25 +230,22 @@ public sealed class OwedCharges(EventStore.EventStore store, TimeProvider clock,
         {
             bool givenUp;
             lock (gate)
+                givenUp = ++charge.Refusals >= RefusalsBeforeGivingUp;
+            if (givenUp && Settle(charge))
             {
-                givenUp = ++charge.Refusals >= RefusalsBeforeGivingUp && owed.Remove(charge);
-            }
-            if (givenUp)
-            {
-                charge.Reservation.Release();
+                charge.Reservation?.Release();
                 LogNotRecorded(charge, $"refused by the database {RefusalsBeforeGivingUp} times: {e.MessageText}");
             }
             return Outcome.Refused;
         }
         catch (Exception e)
         {
-            logger.LogWarning("owed charge of {RequestId} not recorded yet: {Message}", charge.Request.RequestId, e.Message);
+            logger.LogWarning("owed charge of {RequestId} not recorded yet: {Message}", charge.RequestId, e.Message);
             return Outcome.Unreachable;
         }
-        lock (gate)
-            owed.Remove(charge);
-        charge.Reservation.Release(charge.Amount);
-        logger.LogInformation("owed charge of {RequestId} recorded: {Amount} micro-credits", charge.Request.RequestId, charge.Amount);
+        Settle(charge);
+        charge.Reservation?.Release(charge.Amount);
+        logger.LogInformation("owed charge of {RequestId} recorded: {Amount} micro-credits", charge.RequestId, charge.Amount);
         return Outcome.Recorded;
     }
 
@@ -185,7 +257,7 @@ public sealed class OwedCharges(EventStore.EventStore store, TimeProvider clock,
     private void LogNotRecorded(OwedCharge charge, string why) =>
         logger.LogCritical(
             "charge not recorded ({Why}): request {RequestId}, workspace {WorkspaceId}, key {KeyId}, {Amount} micro-credits; unless stream {StreamId} has them, append there {Events}",
-            why, charge.Request.RequestId, charge.Request.Key.WorkspaceId, charge.Request.Key.KeyId, charge.Amount, charge.Request.StreamId,
+            why, charge.RequestId, charge.WorkspaceId, charge.KeyId, charge.Amount, charge.StreamId,
             string.Join(" ", charge.Events.Select(e =>
                 $"{e.GetType().GetCustomAttribute<EventNameAttribute>()?.Name} {JsonSerializer.Serialize(e, e.GetType(), DomainEventsJson.Default)}")));
 }

@@ -121,11 +121,12 @@ public sealed class RequestBilling(
                 reservation.Release();
                 throw;
             }
-            var charge = new OwedCharge(request, events, Metadata(request), reservation.HandOver(), charged);
+            var charge = new OwedCharge(request.StreamId, request.RequestId, request.Key.WorkspaceId, request.Key.KeyId, events,
+                Metadata(request), reservation.HandOver(), charged);
             if (owed.TryOwe(charge))
                 logger.LogError("charge of delivered {RequestId} not recorded: {Message}; {Amount} micro-credits owed until it can be", request.RequestId, e.Message, charged);
             else
-                charge.Reservation.Release(); // Logged in full, to be recorded by hand.
+                charge.Reservation!.Release(); // Logged in full; one owed after the stop is kept in the journal for the next start.
             return new Settlement(charged, Recorded: false);
         }
         reservation.Release(charged);

@@ -68,7 +68,18 @@ public sealed class ReadinessWithoutDatabaseTests
 
     private sealed class UnreachableDatabaseGateway : Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program>
     {
-        protected override void ConfigureWebHost(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder) =>
+        private readonly string owedChargesJournal = Path.Combine(Path.GetTempPath(), $"infery-owed-{Guid.NewGuid():N}.jsonl");
+
+        protected override void ConfigureWebHost(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder)
+        {
             builder.UseSetting("INFERY_DB", "Host=127.0.0.1;Port=1;Username=nobody;Timeout=1");
+            builder.UseSetting("OwedCharges:JournalPath", owedChargesJournal);
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            await base.DisposeAsync();
+            File.Delete(owedChargesJournal);
+        }
     }
 }

@@ -91,3 +91,43 @@ public sealed class OwedChargesAtShutdownTests(StoppingGatewayWithCapturedLogs g
         }
     }
 }
+
+/// <summary>A charge owed when the gateway stops is kept on disk and recorded when it starts again.</summary>
+public sealed class OwedChargesAcrossARestartTests
+{
+    [Fact]
+    public async Task A_charge_still_owed_when_the_gateway_stops_is_recorded_once_when_it_starts_again()
+    {
+        const string requestId = "req_owed_across_a_restart";
+        var first = new GatewayWithCapturedLogs { KeepsOwedChargesJournal = true };
+        await first.InitializeAsync();
+        var (workspace, key) = await first.NewWorkspaceWithKeyAsync(credits: 1);
+        var ledger = new Ledger(first.ConnectionString);
+        var balanceBefore = await ledger.BalanceAsync(workspace);
+        await RefusedEvents.RefuseAsync(first.ConnectionString, requestId);
+        string promised;
+        try
+        {
+            var response = await first.KeyClient(key).ChatAsync("sim-chat", "Hello", stream: true, requestId: requestId);
+            var final = GatewayClients.SseData(await response.Content.ReadAsStringAsync()).Single(e => e["credits_used"] != null);
+            final["credits_pending"]!.GetValue<bool>().ShouldBeTrue();
+            promised = final["credits_used"]!.GetValue<string>();
+            await first.DisposeAsync();
+            first.Logs.At(LogLevel.Critical).ShouldContain(line => line.Contains(requestId) && line.Contains(first.OwedChargesJournal));
+        }
+        finally
+        {
+            await RefusedEvents.AcceptAsync(first.ConnectionString, requestId);
+        }
+
+        await using var again = await GatewayFactory.RestartOf(first);
+
+        await Eventually.TrueAsync(async () => await ledger.CountAsync("credits.charged.v1", requestId) == 1,
+            "the charge kept on disk should be recorded when the gateway starts again");
+        var charge = (await ledger.ChargesAsync(workspace)).ShouldHaveSingleItem();
+        Infery.Domain.Credits.MicroCredits.Format(charge.Amount).ShouldBe(promised);
+        (await ledger.BalanceAsync(workspace)).ShouldBe(balanceBefore - charge.Amount);
+        await Eventually.TrueAsync(() => Task.FromResult(new FileInfo(first.OwedChargesJournal).Length == 0),
+            "with nothing owed, the journal should be emptied");
+    }
+}
