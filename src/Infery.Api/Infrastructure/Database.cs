@@ -23,13 +23,14 @@ public sealed class Database(NpgsqlDataSource dataSource, IReadOnlyList<SchemaMo
 
     /// <summary>
     /// Whether the database answers and could take a charge: a standby that a failover left behind answers, but
-    /// refuses every write.
+    /// refuses every write, as does a primary set to read-only (some services do that when its disk fills).
     /// </summary>
     public async Task<bool> TakesWritesAsync(CancellationToken ct)
     {
         try
         {
-            await using var cmd = dataSource.CreateCommand("select not pg_is_in_recovery()");
+            await using var cmd = dataSource.CreateCommand(
+                "select not pg_is_in_recovery() and current_setting('transaction_read_only') = 'off'");
             return await cmd.ExecuteScalarAsync(ct) is true;
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)

@@ -86,8 +86,8 @@ public static class GatewayHost
         services.AddHostedService<CreditLeaseKeeper>();
         services.AddSingleton<KeyRateLimiter>();
         services.AddHostedService<RateLimitWindowSweeper>();
-        // A relative path is taken from the gateway's own directory, where it reads its settings.
-        var owedChargesJournal = Path.Combine(builder.Environment.ContentRootPath,
+        // A relative path is taken from the gateway's own directory, wherever it is started from.
+        var owedChargesJournal = Path.Combine(AppContext.BaseDirectory,
             builder.Configuration["OwedCharges:JournalPath"] is { Length: > 0 } configured ? configured : "owed-charges.jsonl");
         services.AddSingleton(sp => new OwedChargeJournal(owedChargesJournal, sp.GetRequiredService<EventStore.EventStore>().Registry));
         services.AddSingleton<OwedCharges>();

@@ -26,35 +26,50 @@ public sealed class OwedChargeJournal : IDisposable
         {
             file = new FileStream(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
-        catch (IOException e)
+        catch (IOException e) when (e.HResult is SharingViolation or WouldBlock)
         {
             throw new InvalidOperationException(
                 $"The owed charges journal {Path} is in use by another gateway; give each its own with OwedCharges__JournalPath.", e);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException(
+                $"The owed charges journal {Path} cannot be opened ({e.Message}); set OwedCharges__JournalPath to a file the gateway may write.", e);
+        }
+        file.Seek(0, SeekOrigin.End);
     }
+
+    /// <summary>The lock is held by another process: on Windows, and on Linux (EWOULDBLOCK from the lock call).</summary>
+    private const int SharingViolation = unchecked((int)0x80070020), WouldBlock = 11;
 
     public string Path { get; }
 
-    /// <summary>The charges owed and not settled when the journal was last written, in the order they were owed.</summary>
-    public List<OwedCharge> ReadOwed()
+    /// <summary>
+    /// The charges owed and not settled when the journal was last written, in the order they were owed; and the lines
+    /// of charges owed that this version cannot read back (an event it does not know, say), to be recorded by hand.
+    /// </summary>
+    public (List<OwedCharge> Owed, List<string> Unreadable) ReadOwed()
     {
         lock (gate)
         {
             file.Position = 0;
-            var owed = new Dictionary<string, OwedCharge>(StringComparer.Ordinal);
+            var owed = new OrderedDictionary<string, OwedCharge>(StringComparer.Ordinal);
+            var unreadable = new List<string>();
             using var reader = new StreamReader(file, Encoding.UTF8, leaveOpen: true);
             while (reader.ReadLine() is { } line)
             {
                 // A line cut short by a crash while it was written was never acknowledged to anyone.
                 if (TryParse(line) is not { } entry)
                     continue;
-                if (entry["owed"] is JsonObject charge)
-                    owed[charge["stream_id"]!.GetValue<string>()] = ToCharge(charge);
-                else if (entry["settled"]?.GetValue<string>() is { } streamId)
+                if (entry["settled"] is JsonValue settled && settled.TryGetValue<string>(out var streamId))
                     owed.Remove(streamId);
+                else if (ToCharge(entry["owed"]) is { } charge)
+                    owed[charge.StreamId] = charge;
+                else
+                    unreadable.Add(line);
             }
             EndWithNewline();
-            return [.. owed.Values];
+            return ([.. owed.Values], unreadable);
         }
     }
 
@@ -117,15 +132,28 @@ public sealed class OwedChargeJournal : IDisposable
         }
     }
 
-    private OwedCharge ToCharge(JsonObject charge) => new(
-        charge["stream_id"]!.GetValue<string>(),
-        charge["request_id"]!.GetValue<string>(),
-        charge["workspace_id"]!.GetValue<string>(),
-        charge["key_id"]!.GetValue<string>(),
-        [.. charge["events"]!.AsArray().Select(e => registry.Deserialize(e!["type"]!.GetValue<string>(), e["data"]!.ToJsonString()))],
-        charge["metadata"].Deserialize<EventMetadata>(registry.SerializerOptions) ?? EventMetadata.None,
-        reservation: null,
-        charge["amount"]!.GetValue<long>());
+    private OwedCharge? ToCharge(JsonNode? charge)
+    {
+        try
+        {
+            var events = charge!["events"]!.AsArray().Select(e => registry.Deserialize(e!["type"]!.GetValue<string>(), e["data"]!.ToJsonString())).ToList();
+            if (events.Count == 0 || events.Any(e => e is JsonElement))
+                return null;
+            return new OwedCharge(
+                charge["stream_id"]!.GetValue<string>(),
+                charge["request_id"]!.GetValue<string>(),
+                charge["workspace_id"]!.GetValue<string>(),
+                charge["key_id"]!.GetValue<string>(),
+                events,
+                charge["metadata"].Deserialize<EventMetadata>(registry.SerializerOptions) ?? EventMetadata.None,
+                reservation: null,
+                charge["amount"]!.GetValue<long>()) { Journaled = true };
+        }
+        catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException or JsonException)
+        {
+            return null;
+        }
+    }
 
     private static JsonObject? TryParse(string line)
     {

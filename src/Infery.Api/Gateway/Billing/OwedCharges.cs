@@ -26,6 +26,9 @@ public sealed class OwedCharge(
 
     /// <summary>Appends refused by the database itself (not for want of a connection); changed under the owner's lock.</summary>
     public int Refusals { get; set; }
+
+    /// <summary>Written to the journal, so that a restart records it; read from it, for one taken up at start.</summary>
+    public bool Journaled { get; set; }
 }
 
 /// <summary>
@@ -67,12 +70,16 @@ public sealed class OwedCharges : BackgroundService
         this.journal = journal;
         this.clock = clock;
         this.logger = logger;
-        owed = journal.ReadOwed();
+        (owed, var unreadable) = journal.ReadOwed();
         if (owed.Count > 0)
         {
             logger.LogWarning("{Count} charges owed when the gateway last stopped are taken up from {Journal}", owed.Count, journal.Path);
             arrived.Writer.TryWrite(true);
         }
+        // Kept in the journal, which is then never emptied, until an operator has recorded them.
+        foreach (var line in unreadable)
+            logger.LogCritical("charge not recorded (its line in {Journal} cannot be read back by this version); record it by hand and remove the line: {Line}", journal.Path, line);
+        journalHoldsMore = unreadable.Count > 0;
     }
 
     public int Count
@@ -95,14 +102,16 @@ public sealed class OwedCharges : BackgroundService
         {
             if (owed.Count >= MaxOwed)
                 refused = "too many charges owed";
+            else if (stopped)
+            {
+                refused = Journal(charge) ? $"owed after the gateway stopped; kept in {journal.Path} for its next start" : "owed after the gateway stopped";
+                journalHoldsMore = true;
+            }
             else
             {
                 Journal(charge);
-                refused = stopped ? $"owed after the gateway stopped; kept in {journal.Path} for its next start" : null;
-                if (stopped)
-                    journalHoldsMore = true;
-                else
-                    owed.Add(charge);
+                refused = null;
+                owed.Add(charge);
             }
         }
         if (refused is not null)
@@ -146,20 +155,22 @@ public sealed class OwedCharges : BackgroundService
         if (Count > 0)
             await TryRecordAllAsync(lastAttempt.Token);
         foreach (var charge in Snapshot())
-            LogNotRecorded(charge, $"still owed when the gateway stopped; kept in {journal.Path} for its next start");
+            LogNotRecorded(charge, charge.Journaled ? $"still owed when the gateway stopped; kept in {journal.Path} for its next start" : "still owed when the gateway stopped");
     }
 
     /// <summary>Written to disk before the stream's end tells the client its charge is pending; called under the lock.</summary>
-    private void Journal(OwedCharge charge)
+    private bool Journal(OwedCharge charge)
     {
         try
         {
             journal.Owe(charge);
+            charge.Journaled = true;
         }
-        catch (IOException e)
+        catch (Exception e)
         {
             logger.LogError("owed charge of {RequestId} not written to {Journal}: {Message}; held in memory only", charge.RequestId, journal.Path, e.Message);
         }
+        return charge.Journaled;
     }
 
     /// <summary>Out of the list and settled in the journal, emptied when nothing else is owed; false when it was not owed.</summary>
@@ -173,7 +184,7 @@ public sealed class OwedCharges : BackgroundService
             {
                 journal.Settle(charge.StreamId, nothingOwed: owed.Count == 0 && !journalHoldsMore);
             }
-            catch (IOException e)
+            catch (Exception e)
             {
                 logger.LogError("settled charge of {RequestId} not written to {Journal}: {Message}", charge.RequestId, journal.Path, e.Message);
             }
@@ -222,11 +233,17 @@ public sealed class OwedCharges : BackgroundService
         {
             // An earlier append went through after all.
         }
-        catch (PostgresException e) when (!e.IsTransient && !alone)
+        // A database out of reach, read-only after a failover or out of disk refuses every charge alike: they wait for it.
+        catch (Exception e) when (BillingGate.IsOutage(e) || e is OperationCanceledException)
+        {
+            logger.LogWarning("owed charge of {RequestId} not recorded yet: {Message}", charge.RequestId, e.Message);
+            return Outcome.Unreachable;
+        }
+        catch (Exception) when (!alone)
         {
             return Outcome.Refused;
         }
-        catch (PostgresException e) when (!e.IsTransient)
+        catch (Exception e)
         {
             bool givenUp;
             lock (gate)
@@ -234,14 +251,9 @@ public sealed class OwedCharges : BackgroundService
             if (givenUp && Settle(charge))
             {
                 charge.Reservation?.Release();
-                LogNotRecorded(charge, $"refused by the database {RefusalsBeforeGivingUp} times: {e.MessageText}");
+                LogNotRecorded(charge, $"refused by the database {RefusalsBeforeGivingUp} times: {(e is PostgresException refused ? refused.MessageText : e.Message)}");
             }
             return Outcome.Refused;
-        }
-        catch (Exception e)
-        {
-            logger.LogWarning("owed charge of {RequestId} not recorded yet: {Message}", charge.RequestId, e.Message);
-            return Outcome.Unreachable;
         }
         Settle(charge);
         charge.Reservation?.Release(charge.Amount);

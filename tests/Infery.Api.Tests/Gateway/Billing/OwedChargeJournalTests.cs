@@ -24,18 +24,35 @@ public sealed class OwedChargeJournalTests : IDisposable
         {
             journal.Owe(Charge("req_a", 10));
             journal.Owe(Charge("req_b", 20));
+            journal.Settle("request-req_a", nothingOwed: false);
             journal.Owe(Charge("req_c", 30));
-            journal.Settle("request-req_b", nothingOwed: false);
+            journal.Owe(Charge("req_d", 40));
+            journal.Settle("request-req_c", nothingOwed: false);
         }
 
         using var reopened = new OwedChargeJournal(path, Registry);
-        var owed = reopened.ReadOwed();
+        var (owed, unreadable) = reopened.ReadOwed();
 
         owed.Select(c => (c.StreamId, c.RequestId, c.WorkspaceId, c.KeyId, c.Amount)).ShouldBe(
-            [("request-req_a", "req_a", "ws_1", "key_1", 10L), ("request-req_c", "req_c", "ws_1", "key_1", 30L)]);
-        owed[0].Events.ShouldHaveSingleItem().ShouldBe(new CreditsCharged("ws_1", "req_a", 10, "key_1", "sim-chat", DateTimeOffset.UnixEpoch));
-        owed[0].Metadata.ShouldBe(new EventMetadata(RequestId: "req_a", WorkspaceId: "ws_1", Actor: "key_1"));
+            [("request-req_b", "req_b", "ws_1", "key_1", 20L), ("request-req_d", "req_d", "ws_1", "key_1", 40L)]);
+        owed[0].Events.ShouldHaveSingleItem().ShouldBe(new CreditsCharged("ws_1", "req_b", 20, "key_1", "sim-chat", DateTimeOffset.UnixEpoch));
+        owed[0].Metadata.ShouldBe(new EventMetadata(RequestId: "req_b", WorkspaceId: "ws_1", Actor: "key_1"));
         owed[0].Reservation.ShouldBeNull();
+        owed.ShouldAllBe(c => c.Journaled);
+        unreadable.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void A_charge_this_version_cannot_read_back_is_handed_over_as_its_line_not_dropped()
+    {
+        const string fromANewerVersion = """{"owed":{"stream_id":"request-req_x","request_id":"req_x","workspace_id":"ws_1","key_id":"key_1","amount":5,"metadata":{},"events":[{"type":"credits.charged.v9","data":{}}]}}""";
+        File.WriteAllText(path, fromANewerVersion + "\n");
+
+        using var journal = new OwedChargeJournal(path, Registry);
+        var (owed, unreadable) = journal.ReadOwed();
+
+        owed.ShouldBeEmpty();
+        unreadable.ShouldBe([fromANewerVersion]);
     }
 
     [Fact]
@@ -47,16 +64,16 @@ public sealed class OwedChargeJournalTests : IDisposable
 
         using (var reopened = new OwedChargeJournal(path, Registry))
         {
-            reopened.ReadOwed().ShouldHaveSingleItem().RequestId.ShouldBe("req_a");
+            reopened.ReadOwed().Owed.ShouldHaveSingleItem().RequestId.ShouldBe("req_a");
             reopened.Owe(Charge("req_b", 20));
         }
 
         using var third = new OwedChargeJournal(path, Registry);
-        third.ReadOwed().Select(c => c.RequestId).ShouldBe(["req_a", "req_b"]);
+        third.ReadOwed().Owed.Select(c => c.RequestId).ShouldBe(["req_a", "req_b"]);
         third.Settle("request-req_a", nothingOwed: false);
         third.Settle("request-req_b", nothingOwed: true);
         new FileInfo(path).Length.ShouldBe(0);
-        third.ReadOwed().ShouldBeEmpty();
+        third.ReadOwed().Owed.ShouldBeEmpty();
     }
 
     [Fact]
@@ -64,6 +81,8 @@ public sealed class OwedChargeJournalTests : IDisposable
     {
         using var journal = new OwedChargeJournal(path, Registry);
 
-        Should.Throw<InvalidOperationException>(() => new OwedChargeJournal(path, Registry)).Message.ShouldContain("OwedCharges__JournalPath");
+        var refused = Should.Throw<InvalidOperationException>(() => new OwedChargeJournal(path, Registry));
+        refused.Message.ShouldContain("in use by another gateway");
+        refused.Message.ShouldContain("OwedCharges__JournalPath");
     }
 }

@@ -65,6 +65,37 @@ public sealed class OwedChargesTests(GatewayWithCapturedLogs gateway) : IClassFi
     }
 }
 
+/// <summary>A database that turns read-only refuses every charge alike: they wait for it, none is given up.</summary>
+public sealed class OwedChargesOnAReadOnlyDatabaseTests(GatewayWithCapturedLogs gateway) : IClassFixture<GatewayWithCapturedLogs>
+{
+    [Fact]
+    public async Task A_charge_refused_as_read_only_is_owed_through_every_pass_and_recorded_once_the_database_takes_writes()
+    {
+        const string requestId = "req_owed_read_only";
+        var (_, key) = await gateway.NewWorkspaceWithKeyAsync(credits: 1);
+        await RefusedEvents.RefuseAsync(gateway.ConnectionString, requestId, sqlState: "25006");
+        try
+        {
+            var response = await gateway.KeyClient(key).ChatAsync("sim-chat", "Hello", stream: true, requestId: requestId);
+            GatewayClients.SseData(await response.Content.ReadAsStringAsync()).Single(e => e["credits_used"] != null)["credits_pending"]!
+                .GetValue<bool>().ShouldBeTrue();
+
+            // Three passes: a charge refused by the database on its own would be given up at the third.
+            await Eventually.TrueAsync(
+                () => Task.FromResult(gateway.Logs.At(LogLevel.Warning).Count(line => line.Contains($"owed charge of {requestId} not recorded yet")) >= 3),
+                "the owed charge should be tried again and again while the database is read-only");
+            gateway.Logs.At(LogLevel.Critical).ShouldNotContain(line => line.Contains(requestId));
+        }
+        finally
+        {
+            await RefusedEvents.AcceptAsync(gateway.ConnectionString, requestId);
+        }
+
+        await Eventually.TrueAsync(async () => await new Ledger(gateway.ConnectionString).CountAsync("credits.charged.v1", requestId) == 1,
+            "the owed charge should be recorded once the database takes writes");
+    }
+}
+
 public sealed class OwedChargesAtShutdownTests(StoppingGatewayWithCapturedLogs gateway) : IClassFixture<StoppingGatewayWithCapturedLogs>
 {
     [Fact]
