@@ -52,7 +52,12 @@ internal static class AnthropicResponseMapper
         if (toolCalls.Count > 0)
             assistant["tool_calls"] = toolCalls;
 
-        var usage = Usage(usageNode, start: null);
+        // An empty usage is no count, so the reply is billed by estimate, as other providers' are, never as free.
+        var usage = HasCounts(usageNode)
+            ? Usage(usageNode, start: null)
+            : new TokenUsage(TokenEstimator.EstimatePrompt(call.Request, call.Model.ImageTokenFactor),
+                TokenEstimator.FromChars(text.Length + (jsonContent?.Length ?? 0)
+                    + toolCalls.Sum(t => t!["function"]!["arguments"]!.GetValue<string>().Length)));
         var completion = new JsonObject
         {
             ["id"] = call.ResponseId,
@@ -87,6 +92,11 @@ internal static class AnthropicResponseMapper
     /// Anthropic's input_tokens exclude cached tokens; OpenAI's prompt_tokens include them. Counts absent
     /// from <paramref name="usage"/> keep their value from <paramref name="start"/> (a stream's message_start).
     /// </summary>
+    /// <summary>Whether a usage object holds any count at all: an empty one is no usage, not a count of zero.</summary>
+    public static bool HasCounts(JsonObject usage) =>
+        usage.ContainsKey("input_tokens") || usage.ContainsKey("output_tokens")
+        || usage.ContainsKey("cache_read_input_tokens") || usage.ContainsKey("cache_creation_input_tokens");
+
     public static TokenUsage Usage(JsonObject usage, TokenUsage? start)
     {
         var input = Int(usage, "input_tokens") ?? start?.UncachedPromptTokens ?? 0;

@@ -48,7 +48,7 @@ internal sealed class AnthropicStreamTranslator(ChatCall call, bool jsonMode)
 
     private JsonObject MessageStart(JsonObject data)
     {
-        if (data["message"]?["usage"] is JsonObject usage)
+        if (data["message"]?["usage"] is JsonObject usage && HasCounts(usage))
             Usage = startUsage = AnthropicResponseMapper.Usage(usage, start: null);
         return Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" });
     }
@@ -129,7 +129,7 @@ internal sealed class AnthropicStreamTranslator(ChatCall call, bool jsonMode)
 
     private JsonObject MessageDelta(JsonObject data)
     {
-        if (data["usage"] is JsonObject usage)
+        if (data["usage"] is JsonObject usage && HasCounts(usage))
             Usage = AnthropicResponseMapper.Usage(usage, startUsage);
         var stopReason = data["delta"] is JsonObject delta ? String(delta, "stop_reason") : null;
         return Chunk(new JsonObject(), FinishReason(stopReason, toolIndexByBlock.Count > 0));

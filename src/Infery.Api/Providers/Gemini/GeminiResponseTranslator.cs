@@ -154,9 +154,11 @@ internal static class GeminiResponseTranslator
             _ => "stop",
         };
 
+    /// <summary>Null without usageMetadata, or with one that holds no count: no count is not a count of zero.</summary>
     public static GeminiUsage? ReadUsage(JsonObject response)
     {
-        if (response["usageMetadata"] is not JsonObject usage)
+        if (response["usageMetadata"] is not JsonObject usage
+            || !(usage.ContainsKey("promptTokenCount") || usage.ContainsKey("candidatesTokenCount") || usage.ContainsKey("thoughtsTokenCount")))
             return null;
         return new GeminiUsage(
             Count(usage, "promptTokenCount"),

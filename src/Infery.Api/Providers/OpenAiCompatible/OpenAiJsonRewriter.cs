@@ -449,19 +449,21 @@ internal sealed class OpenAiJsonRewriter : IDisposable
     }
 
     /// <summary>
-    /// From the start of a usage object to its end. A count that is not a whole number in range counts 0.
+    /// From the start of a usage object to its end, or null for one with neither prompt_tokens nor completion_tokens:
+    /// no count is not a count of zero. A count that is not a whole number in range counts 0.
     /// OpenAI's completion_tokens include reasoning tokens; xAI's leave them out, and its total_tokens holds both.
     /// A total that adds up only with the reasoning tokens added says which, so they are billed as output either way.
     /// </summary>
-    private static TokenUsage ReadUsage(ref Utf8JsonReader reader, out bool reasoningAdded)
+    private static TokenUsage? ReadUsage(ref Utf8JsonReader reader, out bool reasoningAdded)
     {
         int prompt = 0, completion = 0, total = 0, cached = 0, reasoning = 0;
+        var counted = false;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("prompt_tokens"u8))
-                prompt = ReadCount(ref reader);
+                (prompt, counted) = (ReadCount(ref reader), true);
             else if (reader.ValueTextEquals("completion_tokens"u8))
-                completion = ReadCount(ref reader);
+                (completion, counted) = (ReadCount(ref reader), true);
             else if (reader.ValueTextEquals("total_tokens"u8))
                 total = ReadCount(ref reader);
             else if (reader.ValueTextEquals("prompt_tokens_details"u8))
@@ -471,10 +473,10 @@ internal sealed class OpenAiJsonRewriter : IDisposable
             else
                 reader.Skip();
         }
-        reasoningAdded = reasoning > 0 && total == (long)prompt + completion + reasoning;
+        reasoningAdded = counted && reasoning > 0 && total == (long)prompt + completion + reasoning;
         if (reasoningAdded)
             completion += reasoning;
-        return new TokenUsage(prompt, completion, CachedTokens: cached);
+        return counted ? new TokenUsage(prompt, completion, CachedTokens: cached) : null;
     }
 
     /// <summary>One count of a details object; 0 when it is missing or the value is not an object.</summary>

@@ -136,6 +136,8 @@ public sealed class AttemptLimitTests(EveryUpstreamFailingGateway fixture) : ICl
         await Eventually.TrueAsync(
             async () => await RequestEvents.CountAsync(fixture.Gateway.ConnectionString, RequestEvents.RequestFailed, requestId) == 1,
             "the request's failure should be recorded");
+        var outcome = (await RequestEvents.DataAsync(fixture.Gateway.ConnectionString, RequestEvents.RequestFailed, requestId)).Single();
+        outcome["error_code"]!.GetValue<string>().ShouldBe("client_disconnected");
         var failed = (await RequestEvents.DataAsync(fixture.Gateway.ConnectionString, RequestEvents.UpstreamAttemptFailed, requestId)).ShouldHaveSingleItem();
         failed["attempt"]!.GetValue<int>().ShouldBe(1);
         failed["upstream_status"]!.GetValue<int>().ShouldBe(503);

@@ -475,14 +475,16 @@ public sealed class AnthropicProviderTests : IAsyncLifetime
         usage.ShouldBe(new TokenUsage(PromptTokens: 1210, CompletionTokens: 57, CachedTokens: 1000, CacheWriteTokens: 200));
     }
 
-    [Fact]
-    public async Task A_stream_whose_events_carry_no_usage_ends_without_a_count_so_the_gateway_estimates_it()
+    [Theory]
+    [InlineData("")]
+    [InlineData(""","usage":{}""")]
+    public async Task A_stream_whose_events_carry_no_usage_ends_without_a_count_so_the_gateway_estimates_it(string usage)
     {
         fake.Handler = ctx => FakeUpstream.WriteSseAsync(ctx,
         [
-            Event("message_start", """{"type":"message_start","message":{"id":"msg_01","type":"message","role":"assistant","content":[],"model":"claude-sonnet-4-5"}}"""),
+            Event("message_start", $$$"""{"type":"message_start","message":{"id":"msg_01","type":"message","role":"assistant","content":[],"model":"claude-sonnet-4-5"{{{usage}}}}}"""),
             TextDelta(0, "Hello"),
-            Event("message_delta", """{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null}}"""),
+            Event("message_delta", $$$"""{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null}{{{usage}}}}"""),
             MessageStop,
         ]);
 
@@ -491,6 +493,17 @@ public sealed class AnthropicProviderTests : IAsyncLifetime
         error.ShouldBeNull();
         items.ShouldContain(i => i.Chunk != null);
         items.ShouldAllBe(i => i.Usage == null, "a count of zero would be charged as zero");
+    }
+
+    [Fact]
+    public async Task A_message_whose_usage_holds_no_count_is_billed_by_estimate_never_as_free()
+    {
+        fake.Handler = ctx => Json(ctx, TextMessage("An answer of some forty characters here.", usage: "{}"));
+
+        var result = await Complete(Request([User("hi")]));
+
+        result.Usage.PromptTokens.ShouldBeGreaterThan(0);
+        result.Usage.CompletionTokens.ShouldBe(TokenEstimator.FromChars("An answer of some forty characters here.".Length));
     }
 
     [Fact]

@@ -259,12 +259,14 @@ public sealed class GeminiProviderTests : IAsyncLifetime
         result.Usage.ShouldBe(new TokenUsage(12, 35));
     }
 
-    [Fact]
-    public async Task A_response_without_usage_metadata_is_billed_by_estimate_never_as_free()
+    [Theory]
+    [InlineData("")]
+    [InlineData(""","usageMetadata":{}""")]
+    public async Task A_response_without_usage_metadata_is_billed_by_estimate_never_as_free(string usageMetadata)
     {
         const string answer = "An answer of some forty characters here.";
         fake.Handler = Json($$"""
-            {"candidates":[{"content":{"role":"model","parts":[{"text":"{{answer}}"}]},"finishReason":"STOP"}]}
+            {"candidates":[{"content":{"role":"model","parts":[{"text":"{{answer}}"}]},"finishReason":"STOP"}]{{usageMetadata}}}
             """);
 
         var result = await Provider().CompleteAsync(Call(Request(User("Tell me something of about this length."))), default);

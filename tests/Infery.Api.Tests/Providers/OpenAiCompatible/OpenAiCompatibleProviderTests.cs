@@ -135,6 +135,24 @@ public sealed class OpenAiCompatibleProviderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_usage_without_counts_is_no_usage_and_is_billed_by_estimate_streamed_or_not()
+    {
+        upstream.Handler = ctx => Json(ctx, 200, Completion("An answer of some length", usage: "{}"));
+        var whole = await Provider().CompleteAsync(Call(Request([User("Hello")]), OpenAiModel()), default);
+        upstream.Handler = ctx => FakeUpstream.WriteSseAsync(ctx, [
+            Sse(Chunk("""{"role":"assistant","content":"An answer of some length"}""", "stop")),
+            Sse("""{"id":"chatcmpl-up","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{}}"""),
+            "data: [DONE]\n\n",
+        ]);
+        var streamed = await Collect(Provider().StreamAsync(Call(Request([User("Hello")], stream: true), OpenAiModel()), default));
+
+        var estimated = TokenEstimator.Count("An answer of some length");
+        whole.Usage.CompletionTokens.ShouldBe(estimated);
+        whole.Completion.ToObject()["usage"]!["completion_tokens"]!.GetValue<int>().ShouldBe(estimated);
+        streamed[^1].Usage!.CompletionTokens.ShouldBe(estimated);
+    }
+
+    [Fact]
     public async Task A_completion_without_usage_is_billed_by_estimate()
     {
         upstream.Handler = ctx => Json(ctx, 200, Completion("An answer of some length", usage: null));
