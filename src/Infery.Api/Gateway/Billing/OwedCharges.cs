@@ -61,7 +61,7 @@ public sealed class OwedCharges : BackgroundService
     private readonly List<OwedCharge> owed;
     private bool stopped;
 
-    /// <summary>The journal holds charges owed after the stop, which this gateway will not record: it must not be emptied.</summary>
+    /// <summary>The journal holds charges this gateway will not record (owed after its stop, or unreadable): it must not be emptied.</summary>
     private bool journalHoldsMore;
 
     public OwedCharges(EventStore.EventStore store, OwedChargeJournal journal, TimeProvider clock, ILogger<OwedCharges> logger)
