@@ -49,6 +49,28 @@ public sealed class CuttableTcpProxy : IDisposable
 
     private volatile bool down;
 
+    /// <summary>
+    /// While silent, every connection is cut and new ones are taken but never answered, as when the server hangs: a
+    /// client waits out its own timeout. Those held are closed when the proxy speaks again.
+    /// </summary>
+    public bool Silent
+    {
+        get => silent;
+        set
+        {
+            silent = value;
+            if (value)
+                foreach (var port in byServerSidePort.Keys)
+                    Cut(port);
+            else
+                while (unanswered.TryTake(out var held))
+                    held.Dispose();
+        }
+    }
+
+    private volatile bool silent;
+    private readonly ConcurrentBag<Socket> unanswered = [];
+
     public void Dispose()
     {
         stopping.Cancel();
@@ -73,6 +95,11 @@ public sealed class CuttableTcpProxy : IDisposable
             if (down)
             {
                 client.Dispose();
+                continue;
+            }
+            if (silent)
+            {
+                unanswered.Add(client);
                 continue;
             }
             var upstream = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Infery.Api.Gateway.Billing;
 using Infery.Api.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Infery.Api.Tests.Gateway.Billing;
 
@@ -111,5 +113,47 @@ public sealed class DatabaseOutageTests(ProxiedGateway gateway) : IClassFixture<
             return response.StatusCode == HttpStatusCode.OK;
         }, "the gateway should take requests again once the database answers");
         return served;
+    }
+}
+
+/// <summary>
+/// A database that hangs rather than refuses: the charge that finds it gone closes the billing gate at its first
+/// failure, while its second attempt still waits for a connection, so the requests after it are refused before any
+/// provider is called instead of queueing behind that wait.
+/// </summary>
+public sealed class HangingDatabaseTests(ProxiedGateway gateway) : IClassFixture<ProxiedGateway>
+{
+    [Fact]
+    public async Task The_gate_closes_at_the_first_failed_charge_not_after_its_second_attempt_gives_up()
+    {
+        var (_, key) = await gateway.NewWorkspaceWithKeyAsync(credits: 1);
+        (await gateway.KeyClient(key).ChatAsync("sim-chat", "Hello", requestId: "req_hang_warm_up")).StatusCode.ShouldBe(HttpStatusCode.OK);
+        var billingGate = gateway.Services.GetRequiredService<BillingGate>();
+
+        gateway.Proxy.Silent = true;
+        Task<HttpResponseMessage> first;
+        HttpResponseMessage next;
+        try
+        {
+            first = gateway.KeyClient(key).ChatAsync("sim-chat", "Hello", requestId: "req_hang_first");
+            await Eventually.TrueAsync(() => Task.FromResult(!billingGate.IsOpen), "the first failed charge should close the gate");
+            first.IsCompleted.ShouldBeFalse("the charge's second attempt still waits for a connection");
+
+            next = await gateway.KeyClient(key).ChatAsync("sim-chat", "Hello", requestId: "req_hang_next");
+
+            first.IsCompleted.ShouldBeFalse("the next request was answered without waiting behind the first");
+        }
+        finally
+        {
+            gateway.Proxy.Silent = false;
+        }
+
+        next.StatusCode.ShouldBe(HttpStatusCode.ServiceUnavailable);
+        (await next.JsonAsync())["error"]!["code"]!.GetValue<string>().ShouldBe("billing_unavailable");
+        // Once the database answers, the waiting attempt may still get through: then the first is served and charged once.
+        var firstResponse = await first;
+        (await new Ledger(gateway.ConnectionString).CountAsync("credits.charged.v1", "req_hang_first"))
+            .ShouldBe(firstResponse.StatusCode == HttpStatusCode.OK ? 1 : 0);
+        (await new Ledger(gateway.ConnectionString).CountAsync("credits.charged.v1", "req_hang_next")).ShouldBe(0);
     }
 }
