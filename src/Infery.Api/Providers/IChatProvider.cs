@@ -63,18 +63,23 @@ public readonly struct ChatJson
             output.Write(Utf8.Span);
     }
 
-    private static long CountReceivedChars(JsonObject chunk)
+    private static long CountReceivedChars(JsonObject chunk) =>
+        chunk["choices"] is JsonArray choices ? GeneratedChars(choices, "delta") : 0;
+
+    /// <summary>
+    /// Characters of content and tool-call arguments in each choice's <paramref name="part"/>: "delta" in a chunk,
+    /// "message" in a completion. What the client receives, and what an estimate of the output counts.
+    /// </summary>
+    public static long GeneratedChars(JsonArray choices, string part)
     {
-        if (chunk["choices"] is not JsonArray choices)
-            return 0;
         long chars = 0;
         foreach (var choice in choices)
         {
-            if (choice is not JsonObject || choice["delta"] is not JsonObject delta)
+            if (choice is not JsonObject || choice[part] is not JsonObject said)
                 continue;
-            if (delta["content"] is JsonValue content && content.TryGetValue<string>(out var text))
+            if (said["content"] is JsonValue content && content.TryGetValue<string>(out var text))
                 chars += text.Length;
-            if (delta["tool_calls"] is JsonArray calls)
+            if (said["tool_calls"] is JsonArray calls)
                 foreach (var toolCall in calls)
                     if (toolCall is JsonObject && toolCall["function"] is JsonObject function
                         && function["arguments"] is JsonValue args && args.TryGetValue<string>(out var piece))

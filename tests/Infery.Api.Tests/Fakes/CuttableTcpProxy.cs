@@ -42,8 +42,7 @@ public sealed class CuttableTcpProxy : IDisposable
         {
             down = value;
             if (value)
-                foreach (var port in byServerSidePort.Keys)
-                    Cut(port);
+                CutAll();
         }
     }
 
@@ -60,8 +59,7 @@ public sealed class CuttableTcpProxy : IDisposable
         {
             silent = value;
             if (value)
-                foreach (var port in byServerSidePort.Keys)
-                    Cut(port);
+                CutAll();
             else
                 while (unanswered.TryTake(out var held))
                     held.Dispose();
@@ -75,6 +73,11 @@ public sealed class CuttableTcpProxy : IDisposable
     {
         stopping.Cancel();
         listener.Stop();
+        CutAll();
+    }
+
+    private void CutAll()
+    {
         foreach (var port in byServerSidePort.Keys)
             Cut(port);
     }

@@ -89,7 +89,7 @@ public sealed class OwedChargeJournal : IDisposable
     {
         var events = new JsonArray();
         foreach (var data in charge.Events)
-            events.Add(new JsonObject { ["type"] = registry.NameOf(data.GetType()), ["data"] = JsonNode.Parse(registry.Serialize(data)) });
+            events.Add(new JsonObject { ["type"] = registry.NameOf(data.GetType()), ["data"] = JsonSerializer.SerializeToNode(data, data.GetType(), registry.SerializerOptions) });
         Append(new JsonObject
         {
             ["owed"] = new JsonObject

@@ -104,7 +104,7 @@ public sealed class OwedCharges : BackgroundService
                 refused = "too many charges owed";
             else if (stopped)
             {
-                refused = Journal(charge) ? $"owed after the gateway stopped; kept in {journal.Path} for its next start" : "owed after the gateway stopped";
+                refused = KeptOrNot("owed after the gateway stopped", Journal(charge));
                 journalHoldsMore = true;
             }
             else
@@ -155,8 +155,10 @@ public sealed class OwedCharges : BackgroundService
         if (Count > 0)
             await TryRecordAllAsync(lastAttempt.Token);
         foreach (var charge in Snapshot())
-            LogNotRecorded(charge, charge.Journaled ? $"still owed when the gateway stopped; kept in {journal.Path} for its next start" : "still owed when the gateway stopped");
+            LogNotRecorded(charge, KeptOrNot("still owed when the gateway stopped", charge.Journaled));
     }
+
+    private string KeptOrNot(string why, bool journaled) => journaled ? $"{why}; kept in {journal.Path} for its next start" : why;
 
     /// <summary>Written to disk before the stream's end tells the client its charge is pending; called under the lock.</summary>
     private bool Journal(OwedCharge charge)

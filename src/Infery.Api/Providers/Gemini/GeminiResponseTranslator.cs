@@ -18,7 +18,7 @@ internal static class GeminiResponseTranslator
             var reported = ReadUsage(response);
             // A response without usageMetadata is billed by estimate, as other providers' are, never as free.
             var usage = reported?.ToTokenUsage() ?? new TokenUsage(
-                TokenEstimator.EstimatePrompt(call.Request, call.Model.ImageTokenFactor), TokenEstimator.FromChars(GeneratedChars(choices)));
+                TokenEstimator.EstimatePrompt(call.Request, call.Model.ImageTokenFactor), TokenEstimator.FromChars(ChatJson.GeneratedChars(choices, "message")));
             var completion = new JsonObject
             {
                 ["id"] = call.ResponseId,
@@ -91,24 +91,6 @@ internal static class GeminiResponseTranslator
             });
         }
         return choices;
-    }
-
-    /// <summary>Characters of content and tool-call arguments in the choices' messages: what an estimate counts.</summary>
-    private static long GeneratedChars(JsonArray choices)
-    {
-        long chars = 0;
-        foreach (var choice in choices)
-        {
-            if (choice?["message"] is not JsonObject message)
-                continue;
-            if (message["content"] is JsonValue content && content.TryGetValue<string>(out var text))
-                chars += text.Length;
-            if (message["tool_calls"] is JsonArray calls)
-                foreach (var toolCall in calls)
-                    if (toolCall?["function"]?["arguments"] is JsonValue arguments && arguments.TryGetValue<string>(out var piece))
-                        chars += piece.Length;
-        }
-        return chars;
     }
 
     public static IReadOnlyList<JsonObject> Candidates(JsonObject response) => response["candidates"] switch
